@@ -1,0 +1,37 @@
+"""The one contract every piece of shared state goes through.
+
+Every operation is atomic and named by intent (`take`, `add_if_absent`), so no
+caller ever writes get-then-delete or check-then-set. Values are bytes; callers
+encode their value objects with `gateway.store.codec`. Every key has a TTL: the
+store never holds state forever. Implementations raise `StoreUnavailable` when
+the backend cannot be reached, never a library exception.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Store(Protocol):
+    """Shared, expiring key-value state for every gateway process."""
+
+    def put(self, key: str, value: bytes, ttl: float) -> None:
+        """Set ``key`` to ``value`` for ``ttl`` seconds, replacing any value."""
+
+    def get(self, key: str) -> bytes | None:
+        """Return the value, or None when absent or expired."""
+
+    def take(self, key: str) -> bytes | None:
+        """Atomically return and delete the value: at most one caller ever gets it."""
+
+    def add_if_absent(self, key: str, value: bytes, ttl: float) -> bool:
+        """Set ``key`` only if it does not exist; True when this call set it."""
+
+    def incr(self, key: str, ttl: float) -> int:
+        """Increment a counter, starting its TTL on the first increment; return the new count."""
+
+    def delete(self, *keys: str) -> None:
+        """Remove keys; absent keys are ignored."""
+
+    def ping(self) -> bool:
+        """True when the backend answers (readiness)."""
