@@ -36,9 +36,12 @@ class UpstreamError(CitizenError):
     returned to it (OpenID Connect Core 3.1.2.6); the citizen sees ``code``.
     """
 
-    def __init__(self, code: str, detail: str = "", *, oidc_error: str = "access_denied") -> None:
+    def __init__(
+        self, code: str, detail: str = "", *, oidc_error: str = "access_denied", continue_url: str | None = None
+    ) -> None:
         super().__init__(code, detail, status=400)
         self.oidc_error = oidc_error
+        self.continue_url = continue_url
 
 
 class ClientError(GatewayError):

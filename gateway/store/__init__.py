@@ -1,1 +1,35 @@
-"""Package: see the modules' docstrings."""
+"""Package: see the modules' docstrings.
+
+`open_store` is the one place a store URL from settings becomes a store, so
+the composition root (`gateway.app.create_app`) never names an implementation.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from gateway.store.base import Store
+from gateway.store.memory_store import MemoryStore
+from gateway.store.redis_store import RedisStore
+
+__all__ = ["Store", "open_store"]
+
+_REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
+
+
+def open_store(url: str, prefix: str = "eidgw:") -> Store:
+    """Open the store a URL names: ``memory://`` in-process, ``redis://``, ``rediss://`` or ``unix://``.
+
+    ``prefix`` namespaces Redis keys; the in-process store is private to this
+    process and needs none. An unknown scheme is a configuration mistake, so
+    it fails here, naming the scheme (never the whole URL, which may hold a
+    password).
+    """
+    scheme = urlsplit(url).scheme.lower()
+    if scheme == "memory":
+        return MemoryStore()
+    if scheme in _REDIS_SCHEMES:
+        return RedisStore(url, prefix=prefix)
+    raise ValueError(
+        f"unsupported store URL scheme {scheme!r}: use memory://, redis://, rediss:// or unix://"
+    )

@@ -1,0 +1,423 @@
+"""Load `gateway.yaml`, provider files and client files into `Settings`.
+
+Every problem is collected as a `Problem(file, key, message)` and reported
+together, so an operator fixes a configuration in one pass rather than one
+error per restart. YAML is read with the safe loader; `!env NAME` and
+`!envfile NAME` pull secrets from the environment (or a file it names), so no
+secret needs to live in the configuration file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gateway.errors import ConfigError
+from gateway.errors import Problem
+from gateway.settings.schema import AUTH_METHODS
+from gateway.settings.schema import ENV_DEVELOPMENT
+from gateway.settings.schema import ENV_PRODUCTION
+from gateway.settings.schema import ClientSettings
+from gateway.settings.schema import Lifetimes
+from gateway.settings.schema import MetadataSource
+from gateway.settings.schema import ProviderSettings
+from gateway.settings.schema import SamlSettings
+from gateway.settings.schema import Settings
+
+CONFIG_ENV = "EID_GATEWAY_CONFIG"
+DEFAULT_BIND = "127.0.0.1:8000"
+_MISSING = object()
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe YAML loader with `!env` and `!envfile` tags."""
+
+
+def _env(loader: _Loader, node: yaml.Node) -> str:
+    name = loader.construct_scalar(node)  # type: ignore[arg-type]
+    value = os.environ.get(str(name))
+    if value is None:
+        raise yaml.constructor.ConstructorError(None, None, f"environment variable {name} is not set", node.start_mark)
+    return value
+
+
+def _envfile(loader: _Loader, node: yaml.Node) -> str:
+    path = _env(loader, node)
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"cannot read the file named by {node.value}: {exc.strerror}", node.start_mark
+        ) from None
+
+
+_Loader.add_constructor("!env", _env)
+_Loader.add_constructor("!envfile", _envfile)
+
+
+class Reader:
+    """Typed access to one YAML mapping that records problems instead of raising."""
+
+    def __init__(self, data: Any, file: str, problems: list[Problem], prefix: str = "") -> None:
+        self.file = file
+        self.problems = problems
+        self.prefix = prefix
+        if data is None:
+            data = {}
+        if not isinstance(data, Mapping):
+            self.problem("", "must be a mapping")
+            data = {}
+        self.data: Mapping[str, Any] = data
+
+    def key(self, name: str) -> str:
+        """The dotted key path, as shown to the operator."""
+        return f"{self.prefix}.{name}" if self.prefix and name else (self.prefix or name)
+
+    def problem(self, name: str, message: str) -> None:
+        """Record one problem at ``name`` within this mapping."""
+        self.problems.append(Problem(self.file, self.key(name), message))
+
+    def has(self, name: str) -> bool:
+        """True when the operator set ``name``."""
+        return name in self.data
+
+    def raw(self, name: str, default: Any = _MISSING) -> Any:
+        """The value as parsed, or ``default``; a problem if required and absent."""
+        if name in self.data:
+            return self.data[name]
+        if default is _MISSING:
+            self.problem(name, "is required")
+            return None
+        return default
+
+    def str(self, name: str, default: Any = _MISSING) -> Any:
+        """A non-empty string."""
+        value = self.raw(name, default)
+        if value is None or value is default:
+            return value
+        if not isinstance(value, str) or not value.strip():
+            self.problem(name, "must be a non-empty string")
+            return None if default is _MISSING else default
+        return value.strip()
+
+    def int(self, name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
+        """An integer within bounds."""
+        value = self.raw(name, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.problem(name, "must be an integer")
+            return default
+        if value < minimum or (maximum is not None and value > maximum):
+            bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
+            self.problem(name, f"must be {bound}")
+            return default
+        return value
+
+    def bool(self, name: str, default: bool) -> bool:
+        """A YAML boolean."""
+        value = self.raw(name, default)
+        if not isinstance(value, bool):
+            self.problem(name, "must be true or false")
+            return default
+        return value
+
+    def choice(self, name: str, options: tuple[str, ...], default: Any = _MISSING) -> Any:
+        """One of ``options``."""
+        value = self.str(name, default)
+        if value is not None and value not in options:
+            self.problem(name, f"must be one of {', '.join(options)}")
+            return None if default is _MISSING else default
+        return value
+
+    def strings(self, name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+        """A list of non-empty strings (a single string is accepted as a list of one)."""
+        value = self.raw(name, default)
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) and v for v in value):
+            self.problem(name, "must be a list of strings")
+            return default
+        return tuple(value)
+
+    def localized(self, name: str, default: Any = _MISSING) -> dict[str, str]:
+        """A text per language (``{sv: ..., en: ...}``); a plain string serves every language."""
+        value = self.raw(name, default)
+        if value is None or value is default:
+            return dict(value or {})
+        if isinstance(value, str):
+            return {"sv": value, "en": value}
+        if not isinstance(value, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            self.problem(name, "must be a string or a mapping of language to string")
+            return {}
+        if "sv" not in value:
+            self.problem(name, "needs a Swedish text (sv)")
+        return dict(value)
+
+    def child(self, name: str) -> Reader:
+        """A reader for a nested mapping."""
+        return Reader(self.data.get(name), self.file, self.problems, self.key(name))
+
+    def items(self, name: str) -> Iterator[Reader]:
+        """Readers for each mapping in a list."""
+        value = self.raw(name, [])
+        if not isinstance(value, list):
+            self.problem(name, "must be a list")
+            return
+        for index, item in enumerate(value):
+            yield Reader(item, self.file, self.problems, f"{self.key(name)}[{index}]")
+
+    def unknown(self, known: set[str]) -> None:
+        """Flag keys nobody reads: a typo must not silently fall back to a default."""
+        for name in self.data:
+            if name not in known:
+                self.problem(str(name), "is not a known setting")
+
+
+def read_yaml(path: Path, problems: list[Problem]) -> Any:
+    """Parse one YAML file, recording a problem (with the line) when it cannot be read."""
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return yaml.load(handle, Loader=_Loader)  # noqa: S506 - _Loader derives from SafeLoader
+    except OSError as exc:
+        problems.append(Problem(str(path), "", f"cannot be read: {exc.strerror}"))
+    except yaml.MarkedYAMLError as exc:
+        line = f"line {exc.problem_mark.line + 1}: " if exc.problem_mark else ""
+        problems.append(Problem(str(path), "", f"{line}{exc.problem or exc}"))
+    except yaml.YAMLError as exc:
+        problems.append(Problem(str(path), "", f"is not valid YAML: {exc}"))
+    return None
+
+
+def _client(reader: Reader) -> ClientSettings | None:
+    reader.unknown(
+        {
+            "client_id", "redirect_uris", "token_endpoint_auth_method", "client_secret", "jwks", "jwks_uri",
+            "client_name", "post_logout_redirect_uris", "scopes", "subject_type", "sector_identifier",
+            "accept_coordination_number", "logo_uri", "default_acr_values", "userinfo_signed_response_alg",
+        }
+    )  # fmt: skip
+    client_id = reader.str("client_id")
+    redirect_uris = reader.strings("redirect_uris")
+    if not redirect_uris:
+        reader.problem("redirect_uris", "needs at least one exact redirect URI")
+    auth_method = reader.choice("token_endpoint_auth_method", AUTH_METHODS, "private_key_jwt")
+    secret = reader.str("client_secret", None)
+    jwks = reader.raw("jwks", None)
+    jwks_uri = reader.str("jwks_uri", None)
+    if auth_method in ("client_secret_basic", "client_secret_post"):
+        if not secret:
+            reader.problem("client_secret", f"is required with {auth_method}")
+        elif len(secret) < 32:
+            reader.problem("client_secret", "must be at least 32 characters")
+    if auth_method == "private_key_jwt" and not (jwks or jwks_uri):
+        reader.problem("jwks", "or jwks_uri is required with private_key_jwt")
+    if jwks is not None and not (isinstance(jwks, Mapping) and isinstance(jwks.get("keys"), list)):
+        reader.problem("jwks", "must be a JWK set: a mapping with a list of keys")
+        jwks = None
+    subject_type = reader.choice("subject_type", ("pairwise", "public"), "pairwise")
+    sector = reader.str("sector_identifier", "")
+    if not sector and redirect_uris:
+        from urllib.parse import urlsplit
+
+        sector = urlsplit(redirect_uris[0]).hostname or ""
+    if client_id is None or auth_method is None:
+        return None
+    return ClientSettings(
+        client_id=client_id,
+        redirect_uris=redirect_uris,
+        auth_method=auth_method,
+        display_name=reader.localized("client_name", {"sv": client_id, "en": client_id}),
+        client_secret=secret,
+        jwks=jwks,
+        jwks_uri=jwks_uri,
+        post_logout_redirect_uris=reader.strings("post_logout_redirect_uris"),
+        scopes=reader.strings("scopes", ("openid",)),
+        subject_type=subject_type or "pairwise",
+        sector_identifier=sector,
+        accept_coordination_number=reader.bool("accept_coordination_number", False),
+        logo_uri=reader.str("logo_uri", None),
+        default_acr_values=reader.strings("default_acr_values"),
+        userinfo_signed_response_alg=reader.choice("userinfo_signed_response_alg", ("RS256",), None),
+    )
+
+
+def load_provider(path: Path, federation: str, problems: list[Problem]) -> ProviderSettings | None:
+    """One provider file; ``entity_id`` may be a string or one per federation environment."""
+    reader = Reader(read_yaml(path, problems), str(path), problems)
+    reader.unknown(
+        {
+            "id", "kind", "entity_id", "display_name", "description", "logo", "loas", "attribute_set",
+            "require_encryption", "principal_selection", "user_message",
+        }
+    )  # fmt: skip
+    provider_id = reader.str("id", path.stem)
+    entity = reader.raw("entity_id")
+    if isinstance(entity, Mapping):
+        entity = entity.get(federation)
+        if not isinstance(entity, str):
+            reader.problem("entity_id", f"has no entity ID for the federation {federation!r}")
+    elif not isinstance(entity, str) and entity is not None:
+        reader.problem("entity_id", "must be a string or a mapping of federation to string")
+        entity = None
+    loas = reader.strings("loas")
+    if not loas:
+        reader.problem("loas", "must list at least one level of assurance URI")
+    kind = reader.choice("kind", ("saml",), "saml")
+    if provider_id is None or not isinstance(entity, str):
+        return None
+    return ProviderSettings(
+        id=provider_id,
+        kind=kind or "saml",
+        entity_id=entity,
+        display_name=reader.localized("display_name"),
+        description=reader.localized("description", {}),
+        logo=reader.str("logo", None),
+        loas=loas,
+        attribute_set=reader.str("attribute_set", "pnr-01"),
+        require_encryption=reader.bool("require_encryption", True),
+        principal_selection=reader.bool("principal_selection", False),
+        user_message=reader.bool("user_message", False),
+    )
+
+
+def _metadata_sources(reader: Reader, base: Path) -> tuple[MetadataSource, ...]:
+    sources = []
+    for item in reader.items("metadata"):
+        item.unknown({"file", "url", "signing_cert"})
+        file = item.str("file", None)
+        url = item.str("url", None)
+        cert = item.str("signing_cert", None)
+        if bool(file) == bool(url):
+            item.problem("", "needs exactly one of file or url")
+        if url and not cert:
+            item.problem("signing_cert", "is required for metadata fetched from a URL")
+        source = MetadataSource(
+            file=(base / file) if file else None,
+            url=url,
+            signing_cert=(base / cert) if cert else None,
+        )
+        for path, key in ((source.file, "file"), (source.signing_cert, "signing_cert")):
+            if path is not None and not path.is_file():
+                item.problem(key, f"names {path}, which does not exist")
+        sources.append(source)
+    return tuple(sources)
+
+
+def load_settings(path: str | os.PathLike[str] | None = None, *, bind: str = DEFAULT_BIND) -> Settings:
+    """Read the configuration, or the development defaults when there is no file.
+
+    Raises `ConfigError` with every problem found.
+    """
+    problems: list[Problem] = []
+    if path is None:
+        path = os.environ.get(CONFIG_ENV) or None
+    if path is None:
+        data: Any = {}
+        file = "<development defaults>"
+        base = Path.cwd()
+    else:
+        config_path = Path(path)
+        data = read_yaml(config_path, problems)
+        file = str(config_path)
+        base = config_path.parent.resolve()
+        if problems:
+            raise ConfigError(problems)
+    reader = Reader(data, file, problems)
+    reader.unknown(
+        {
+            "environment", "issuer", "secret_key", "keys_dir", "store", "workers", "saml", "providers_dir",
+            "providers", "federation", "clients", "clients_dir", "lifetimes", "acr_policy", "sandbox",
+        }
+    )  # fmt: skip
+    environment = reader.choice("environment", (ENV_DEVELOPMENT, ENV_PRODUCTION), ENV_DEVELOPMENT)
+    development = environment == ENV_DEVELOPMENT
+    issuer = reader.str("issuer", f"http://{bind}" if development else _MISSING)
+    if issuer:
+        issuer = issuer.rstrip("/")
+        if not issuer.startswith(("https://", "http://")):
+            reader.problem("issuer", "must be an http(s) URL")
+    secret = reader.str("secret_key", None)
+    if secret is not None and len(secret) < 32:
+        reader.problem("secret_key", "must be at least 32 characters")
+    store = reader.child("store")
+    store.unknown({"url", "prefix"})
+    saml = reader.child("saml")
+    saml.unknown({"entity_id", "clock_skew", "metadata"})
+    federation = reader.choice("federation", ("production", "qa", "sandbox"), "production")
+    lifetimes_reader = reader.child("lifetimes")
+    lifetimes_reader.unknown(set(Lifetimes.__dataclass_fields__))
+    defaults = Lifetimes()
+    lifetimes = Lifetimes(
+        **{
+            name: lifetimes_reader.int(name, getattr(defaults, name), minimum=1, maximum=86400)
+            for name in Lifetimes.__dataclass_fields__
+        }
+    )
+    providers = _providers(reader, base, federation or "production", problems)
+    clients = tuple(c for c in (_client(r) for r in reader.items("clients")) if c is not None)
+    clients += _clients_from_dir(reader, base, problems)
+    settings = Settings(
+        source=file,
+        environment=environment or ENV_DEVELOPMENT,
+        issuer=issuer or "",
+        keys_dir=base / reader.str("keys_dir", "var/keys" if not development else "var/dev-keys"),
+        store_url=store.str("url", "memory://" if development else _MISSING) or "",
+        store_prefix=store.str("prefix", "eidgw:"),
+        saml=SamlSettings(
+            entity_id=saml.str("entity_id", f"{issuer}/saml/metadata"),
+            clock_skew=saml.int("clock_skew", 60, maximum=300),
+            metadata=_metadata_sources(saml, base),
+        ),
+        secret_key=secret.encode() if secret else None,
+        workers=reader.int("workers", 1, minimum=1, maximum=64),
+        providers=providers,
+        clients=clients,
+        lifetimes=lifetimes,
+        acr_policy=reader.choice("acr_policy", ("as-is", "uncertified"), "as-is"),
+        sandbox=reader.bool("sandbox", development),
+    )
+    from gateway.settings.checks import check_settings
+
+    problems.extend(check_settings(settings))
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def _providers(reader: Reader, base: Path, federation: str, problems: list[Problem]) -> tuple[ProviderSettings, ...]:
+    directory = base / reader.str("providers_dir", "idp_configs")
+    enabled = reader.strings("providers")
+    found: dict[str, ProviderSettings] = {}
+    for name in enabled:
+        path = directory / f"{name}.yaml"
+        if not path.is_file():
+            reader.problem("providers", f"names {name!r}, but {path} does not exist")
+            continue
+        provider = load_provider(path, federation, problems)
+        if provider is not None:
+            if provider.id in found:
+                problems.append(Problem(str(path), "id", f"{provider.id!r} is used by two providers"))
+            found[provider.id] = provider
+    return tuple(found.values())
+
+
+def _clients_from_dir(reader: Reader, base: Path, problems: list[Problem]) -> tuple[ClientSettings, ...]:
+    directory = reader.str("clients_dir", None)
+    if directory is None:
+        return ()
+    path = base / directory
+    if not path.is_dir():
+        reader.problem("clients_dir", f"names {path}, which is not a directory")
+        return ()
+    clients = []
+    for file in sorted(path.glob("*.yaml")):
+        client = _client(Reader(read_yaml(file, problems), str(file), problems))
+        if client is not None:
+            clients.append(client)
+    return tuple(clients)

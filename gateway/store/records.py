@@ -1,0 +1,53 @@
+"""Value objects in the store, sealed: the one way state with personal data is kept.
+
+Every record is encoded with `codec` and sealed with AES-GCM bound to its key
+(the key is the associated data), so a copy of Redis reveals nothing and a
+value moved to another key does not open. A record that does not open or
+decode is treated as absent: the caller then fails closed.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TypeVar
+
+from gateway.store import codec
+from gateway.store.base import Store
+from gateway.store.sealed import SealError
+from gateway.store.sealed import Sealer
+
+_T = TypeVar("_T")
+log = logging.getLogger(__name__)
+
+
+class RecordStore:
+    """Sealed, typed records over a `Store`."""
+
+    def __init__(self, store: Store, sealer: Sealer) -> None:
+        self.store = store
+        self.sealer = sealer
+
+    def put(self, key: str, record: object, ttl: float) -> None:
+        """Seal and store ``record`` under ``key`` for ``ttl`` seconds."""
+        self.store.put(key, self.sealer.seal(codec.encode(record), key.encode()), ttl)
+
+    def add_if_absent(self, key: str, record: object, ttl: float) -> bool:
+        """Store ``record`` only when ``key`` is free."""
+        return self.store.add_if_absent(key, self.sealer.seal(codec.encode(record), key.encode()), ttl)
+
+    def get(self, key: str, cls: type[_T]) -> _T | None:
+        """The record under ``key``, or None when absent or unreadable."""
+        return self._open(key, cls, self.store.get(key))
+
+    def take(self, key: str, cls: type[_T]) -> _T | None:
+        """Atomically remove and return the record: only one caller ever gets it."""
+        return self._open(key, cls, self.store.take(key))
+
+    def _open(self, key: str, cls: type[_T], data: bytes | None) -> _T | None:
+        if data is None:
+            return None
+        try:
+            return codec.decode(cls, self.sealer.open(data, key.encode()))
+        except (SealError, codec.CodecError):
+            log.warning("store record unreadable", extra={"record": cls.__name__})
+            return None

@@ -1,0 +1,279 @@
+"""One conformance suite for the store contract, run against every store.
+
+The same tests run on the in-process store and on a real Redis, so the
+development store cannot drift from production (style rule 4, dex's
+``storage/conformance``). Expiry is tested with real sleeps on short TTLs;
+the margins are tens of milliseconds, well above Redis's 1 ms resolution.
+"""
+
+from __future__ import annotations
+
+import math
+import socket
+import threading
+import time
+from collections.abc import Callable
+from collections.abc import Iterator
+from typing import TypeVar
+
+import pytest
+
+from gateway.errors import StoreUnavailable
+from gateway.store import open_store
+from gateway.store.base import Store
+from gateway.store.memory_store import MemoryStore
+from gateway.store.redis_store import RedisStore
+
+SHORT_TTL = 0.08
+PAST_SHORT_TTL = 0.15
+THREADS = 16
+
+T = TypeVar("T")
+
+
+@pytest.fixture(params=["memory", "redis"])
+def store(request: pytest.FixtureRequest) -> Store:
+    """Each contract test runs once per implementation."""
+    return request.getfixturevalue(f"{request.param}_store")
+
+
+def race(action: Callable[[], T], threads: int = THREADS) -> list[T]:
+    """Run ``action`` in many threads released together; return every result."""
+    barrier = threading.Barrier(threads)
+    results: list[T] = []
+    lock = threading.Lock()
+
+    def run() -> None:
+        barrier.wait()
+        result = action()
+        with lock:
+            results.append(result)
+
+    workers = [threading.Thread(target=run) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert len(results) == threads, "a racing thread failed"
+    return results
+
+
+# --- put / get -------------------------------------------------------------
+
+
+def test_get_returns_what_put_stored(store: Store) -> None:
+    store.put("k", b"value", ttl=10)
+    assert store.get("k") == b"value"
+
+
+def test_values_are_arbitrary_bytes(store: Store) -> None:
+    value = bytes(range(256))
+    store.put("k", value, ttl=10)
+    assert store.get("k") == value
+
+
+def test_get_of_absent_key_is_none(store: Store) -> None:
+    assert store.get("absent") is None
+
+
+def test_put_replaces(store: Store) -> None:
+    store.put("k", b"old", ttl=10)
+    store.put("k", b"new", ttl=10)
+    assert store.get("k") == b"new"
+
+
+def test_put_expires_after_ttl(store: Store) -> None:
+    store.put("k", b"v", ttl=SHORT_TTL)
+    assert store.get("k") == b"v"
+    time.sleep(PAST_SHORT_TTL)
+    assert store.get("k") is None
+
+
+@pytest.mark.parametrize("ttl", [0, -1, math.nan, math.inf])
+def test_ttl_must_be_positive_and_finite(store: Store, ttl: float) -> None:
+    with pytest.raises(ValueError, match="ttl"):
+        store.put("k", b"v", ttl=ttl)
+    with pytest.raises(ValueError, match="ttl"):
+        store.add_if_absent("k", b"v", ttl=ttl)
+    with pytest.raises(ValueError, match="ttl"):
+        store.incr("k", ttl=ttl)
+    assert store.get("k") is None
+
+
+# --- take ------------------------------------------------------------------
+
+
+def test_take_returns_once_then_none(store: Store) -> None:
+    store.put("k", b"v", ttl=10)
+    assert store.take("k") == b"v"
+    assert store.take("k") is None
+    assert store.get("k") is None
+
+
+def test_take_of_expired_key_is_none(store: Store) -> None:
+    store.put("k", b"v", ttl=SHORT_TTL)
+    time.sleep(PAST_SHORT_TTL)
+    assert store.take("k") is None
+
+
+def test_take_under_contention_has_exactly_one_winner(store: Store) -> None:
+    store.put("code", b"grant", ttl=10)
+    results = race(lambda: store.take("code"))
+    assert results.count(b"grant") == 1
+    assert results.count(None) == THREADS - 1
+
+
+# --- add_if_absent ---------------------------------------------------------
+
+
+def test_add_if_absent_sets_only_the_first_time(store: Store) -> None:
+    assert store.add_if_absent("k", b"first", ttl=10) is True
+    assert store.add_if_absent("k", b"second", ttl=10) is False
+    assert store.get("k") == b"first"
+
+
+def test_add_if_absent_is_free_again_after_expiry(store: Store) -> None:
+    assert store.add_if_absent("k", b"first", ttl=SHORT_TTL) is True
+    time.sleep(PAST_SHORT_TTL)
+    assert store.add_if_absent("k", b"second", ttl=10) is True
+    assert store.get("k") == b"second"
+
+
+def test_add_if_absent_race_has_exactly_one_winner(store: Store) -> None:
+    results = race(lambda: store.add_if_absent("replay", b"seen", ttl=10))
+    assert results.count(True) == 1
+    assert results.count(False) == THREADS - 1
+
+
+# --- incr ------------------------------------------------------------------
+
+
+def test_incr_counts_from_one(store: Store) -> None:
+    assert [store.incr("n", ttl=10) for _ in range(3)] == [1, 2, 3]
+    assert store.get("n") == b"3"
+
+
+def test_incr_counts_every_racing_call(store: Store) -> None:
+    results = race(lambda: store.incr("n", ttl=10))
+    assert sorted(results) == list(range(1, THREADS + 1))
+
+
+def test_incr_window_starts_at_first_increment(store: Store) -> None:
+    ttl = 0.3
+    assert store.incr("n", ttl=ttl) == 1
+    time.sleep(0.15)
+    assert store.incr("n", ttl=ttl) == 2  # must not push the expiry back
+    time.sleep(0.2)  # 0.35 s after the first increment, 0.2 s after the second
+    assert store.incr("n", ttl=ttl) == 1
+
+
+# --- delete / ping ---------------------------------------------------------
+
+
+def test_delete_removes_several_keys_and_ignores_absent_ones(store: Store) -> None:
+    for key in ("a", "b", "c"):
+        store.put(key, b"v", ttl=10)
+    store.delete("a", "b", "absent")
+    assert store.get("a") is None
+    assert store.get("b") is None
+    assert store.get("c") == b"v"
+
+
+def test_delete_of_nothing_is_a_no_op(store: Store) -> None:
+    store.delete()
+
+
+def test_ping(store: Store) -> None:
+    assert store.ping() is True
+
+
+# --- Redis only ------------------------------------------------------------
+
+
+def test_prefixes_isolate_stores(make_redis_store: Callable[[], RedisStore]) -> None:
+    one, other = make_redis_store(), make_redis_store()
+    one.put("k", b"one", ttl=10)
+    assert other.get("k") is None
+    assert other.add_if_absent("k", b"other", ttl=10) is True
+    assert one.take("k") == b"one"
+    assert other.get("k") == b"other"
+    other.delete("k")
+    assert one.get("k") is None
+
+
+def test_prefix_with_braces_is_refused(redis_url: str) -> None:
+    with pytest.raises(ValueError, match="braces"):
+        RedisStore(redis_url, prefix="{all}:")
+
+
+SECRET_KEY = "tx:{secret-transaction-id}"
+OPERATIONS: dict[str, Callable[[Store], object]] = {
+    "put": lambda s: s.put(SECRET_KEY, b"secret-value", ttl=10),
+    "get": lambda s: s.get(SECRET_KEY),
+    "take": lambda s: s.take(SECRET_KEY),
+    "add_if_absent": lambda s: s.add_if_absent(SECRET_KEY, b"secret-value", ttl=10),
+    "incr": lambda s: s.incr(SECRET_KEY, ttl=10),
+    "delete": lambda s: s.delete(SECRET_KEY, "tx:{other}"),
+    "ping": lambda s: s.ping(),
+}
+
+
+@pytest.fixture
+def dead_redis() -> Iterator[RedisStore]:
+    """A store pointed at a closed port: connecting is refused at once."""
+    store = RedisStore("redis://127.0.0.1:1/0")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def silent_redis() -> Iterator[RedisStore]:
+    """A store pointed at a socket that accepts connections but never answers."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        store = RedisStore(f"redis://127.0.0.1:{port}/0", socket_timeout=0.1)
+        yield store
+        store.close()
+
+
+@pytest.mark.parametrize("operation", OPERATIONS)
+def test_unreachable_redis_raises_store_unavailable_quickly(dead_redis: RedisStore, operation: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailable) as caught:
+        OPERATIONS[operation](dead_redis)
+    assert time.monotonic() - started < 1.0
+    message = str(caught.value)
+    assert operation in message
+    assert "secret" not in message
+    assert caught.value.__cause__ is None
+
+
+def test_silent_redis_times_out_within_the_socket_timeout(silent_redis: RedisStore) -> None:
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailable, match="get failed"):
+        silent_redis.get(SECRET_KEY)
+    assert time.monotonic() - started < 0.5
+
+
+# --- factory and memory only -------------------------------------------------
+
+
+def test_open_store_picks_the_implementation_by_scheme(redis_url: str) -> None:
+    assert isinstance(open_store("memory://"), MemoryStore)
+    redis_store = open_store(redis_url, prefix="test:factory:")
+    assert isinstance(redis_store, RedisStore)
+    redis_store.close()
+
+
+def test_open_store_names_an_unknown_scheme() -> None:
+    with pytest.raises(ValueError, match="'memcached'"):
+        open_store("memcached://127.0.0.1:11211")
+
+
+def test_memory_store_sweep_drops_expired_entries_nobody_reads() -> None:
+    now = [0.0]
+    store = MemoryStore(clock=lambda: now[0])
+    store.put("old", b"v", ttl=1)
+    now[0] = 10.0  # past the entry's expiry and the sweep interval
+    store.put("new", b"v", ttl=100)
+    assert set(store._data) == {"new"}
