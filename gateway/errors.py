@@ -37,7 +37,12 @@ class UpstreamError(CitizenError):
     """
 
     def __init__(
-        self, code: str, detail: str = "", *, oidc_error: str = "access_denied", continue_url: str | None = None
+        self,
+        code: str,
+        detail: str = "",
+        *,
+        oidc_error: str = "access_denied",
+        continue_url: str | None = None,
     ) -> None:
         super().__init__(code, detail, status=400)
         self.oidc_error = oidc_error

@@ -88,7 +88,9 @@ class Chooser:
 Outcome = Redirect | Chooser
 
 
-def _error_redirect(redirect_uri: str, error: str, state: str | None, issuer: str, description: str = "") -> str:
+def _error_redirect(
+    redirect_uri: str, error: str, state: str | None, issuer: str, description: str = ""
+) -> str:
     params = {"error": error}
     if description:
         params["error_description"] = description
@@ -110,6 +112,7 @@ def _acceptable_loas(svc: LoginServices, request: AuthorizationRequest) -> tuple
 
 def start(svc: LoginServices, request: AuthorizationRequest, session_sid: str | None) -> Outcome:
     """Store the login and decide its next step."""
+
     def fail(error: str, description: str) -> RedirectError:
         return RedirectError(error, description, redirect_uri=request.redirect_uri, state=request.state)
 
@@ -236,7 +239,9 @@ def on_upstream_response(svc: LoginServices, relay_state: str | None, saml_respo
         acr=relay_acr(identity.loa, svc.settings.acr_policy),
         auth_time=identity.authn_instant,
     )
-    session = sso.SsoSession(sid=sid, user=user, provider_id=provider.id, loa=identity.loa, created_at=int(now))
+    session = sso.SsoSession(
+        sid=sid, user=user, provider_id=provider.id, loa=identity.loa, created_at=int(now)
+    )
     sso.save(svc.records, session, svc.settings.lifetimes, now=now)
     svc.records.put(key, transaction.authenticated(user), lifetime)
     return Redirect(f"{RESUME_PATH}?{urlencode({'tx': transaction.id})}")

@@ -41,7 +41,12 @@ def find(records: RecordStore, sid: str | None) -> SsoSession | None:
 
 
 def fits(
-    session: SsoSession, *, prompt: Sequence[str], max_age: int | None, acceptable_loas: Sequence[str], now: float
+    session: SsoSession,
+    *,
+    prompt: Sequence[str],
+    max_age: int | None,
+    acceptable_loas: Sequence[str],
+    now: float,
 ) -> bool:
     """Whether ``session`` may answer a new authorization request without the provider."""
     if "login" in prompt:

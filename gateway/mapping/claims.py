@@ -45,7 +45,7 @@ TXN: Final = "txn"
 class Destination(enum.Enum):
     """Where claims are delivered; matches the member names of the ``claims`` parameter."""
 
-    ID_TOKEN = "id_token"
+    ID_TOKEN = "id_token"  # noqa: S105 - the OIDC member name, not a secret
     USERINFO = "userinfo"
 
 
@@ -186,7 +186,9 @@ def _eidas_address_parts(value: str) -> dict[str, str]:
     return parts
 
 
-def _merge_eidas_address(claims: dict[str, Any], parts: Mapping[str, str], layout: EidasAddressLayout) -> None:
+def _merge_eidas_address(
+    claims: dict[str, Any], parts: Mapping[str, str], layout: EidasAddressLayout
+) -> None:
     """Fill ``address`` from eIDAS parts where the generic attributes left gaps.
 
     A member already set from street/postOfficeBox/postalCode/l/c wins, and

@@ -118,10 +118,7 @@ def _check_day(year: int, month: int, day: int, kind: NumberKind) -> None:
         day -= _COORDINATION_OFFSET
         if day == 0:
             return  # unknown day of birth
-    if month == 0:
-        last = 31
-    else:
-        last = calendar.monthrange(year, month)[1]
+    last = 31 if month == 0 else calendar.monthrange(year, month)[1]  # month 00: unknown month
     if not 1 <= day <= last:
         raise InvalidNumber(NumberRule.DAY, "day does not exist in that month")
 

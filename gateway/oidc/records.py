@@ -59,7 +59,7 @@ class CodeRecord:
 
     def get_amr(self) -> None:
         """No amr: the Swedish profile does not define one."""
-        return None
+        return
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,8 @@ from typing import Any
 
 from authlib.oauth2 import OAuth2Error
 
-from gateway.errors import ClientError
 from gateway.errors import CitizenError
+from gateway.errors import ClientError
 from gateway.oidc.server import GatewayAuthorizationServer
 
 MAX_PARAM_LENGTH = 4096

@@ -164,7 +164,9 @@ class GatewayAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         """A registered client, or None."""
         return self.context.clients.get(client_id)
 
-    def _generate_token(self, grant_type: str, client: Client, user: Any = None, scope: Any = None, **_: Any) -> dict[str, Any]:
+    def _generate_token(
+        self, grant_type: str, client: Client, user: Any = None, scope: Any = None, **_: Any
+    ) -> dict[str, Any]:
         return {
             "token_type": "Bearer",
             "access_token": secrets.token_urlsafe(32),

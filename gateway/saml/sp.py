@@ -100,6 +100,8 @@ class ServiceProvider:
     def knows(self, provider_entity_id: str) -> bool:
         """True when trusted metadata describes ``provider_entity_id`` as an IdP."""
         try:
-            return bool(self.client.metadata.single_sign_on_service(provider_entity_id, BINDING_HTTP_REDIRECT))
+            return bool(
+                self.client.metadata.single_sign_on_service(provider_entity_id, BINDING_HTTP_REDIRECT)
+            )
         except KeyError:
             return False

@@ -13,8 +13,8 @@ from typing import TypeVar
 
 from gateway.store import codec
 from gateway.store.base import Store
-from gateway.store.sealed import SealError
 from gateway.store.sealed import Sealer
+from gateway.store.sealed import SealError
 
 _T = TypeVar("_T")
 log = logging.getLogger(__name__)

@@ -86,7 +86,9 @@ def _write_exclusive(path: Path, data: bytes, mode: int) -> None:
         handle.write(data)
 
 
-def generate_keys(keys_dir: Path, *, kind: str = "rsa", stage: str = "active", roles: tuple[str, ...] = ROLES) -> None:
+def generate_keys(
+    keys_dir: Path, *, kind: str = "rsa", stage: str = "active", roles: tuple[str, ...] = ROLES
+) -> None:
     """Create missing key files (private keys 0600). Existing keys are never overwritten."""
     keys_dir.mkdir(parents=True, exist_ok=True)
     for role in roles:
@@ -123,6 +125,6 @@ def derive(secret: bytes, purpose: str) -> bytes:
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"eid-gateway {purpose}".encode()).derive(
-        secret
-    )
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=f"eid-gateway {purpose}".encode()
+    ).derive(secret)

@@ -68,7 +68,10 @@ def register_error_handlers(app: Flask) -> None:
     def _redirect(error: RedirectError) -> Response:
         from gateway.login.flow import redirect_for
 
-        log.info("authorization error returned to client", extra={"error": error.error, "reason": error.description})
+        log.info(
+            "authorization error returned to client",
+            extra={"error": error.error, "reason": error.description},
+        )
         return redirect(redirect_for(error, app.config["ISSUER"]), 302)
 
     @app.errorhandler(BearerError)
@@ -112,7 +115,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Any:
-        if _machine_request() or request.method == "POST" and error.code != 404:
+        if _machine_request() or (request.method == "POST" and error.code != 404):
             response = jsonify(error="invalid_request", error_description=error.name)
             response.status_code = error.code or 400
             return response

@@ -1,0 +1,497 @@
+"""XML signatures and encryption for pysaml2, in-process with python-xmlsec, stricter than its defaults.
+
+pysaml2 hands every XML security operation to a ``saml2.sigver.CryptoBackend``. Its default runs the
+xmlsec1 binary over temp files; its "XMLSecurity" backend is pyXMLSecurity, another package that also
+installs a top-level module named ``xmlsec``, ignores which element it is asked to verify and cannot
+decrypt. This backend calls libxmlsec1 through python-xmlsec instead, and checks what libxmlsec1 leaves
+to its caller:
+
+* Signatures (saml-core 5.4, XML Signature profile): the key comes only from the certificate pysaml2
+  took from trusted metadata, never from ``ds:KeyInfo`` in the message; the signature verified is the
+  single enveloped ``ds:Signature`` child of exactly the element pysaml2 consumes, with one Reference to
+  that element's own ID; no ID value may occur twice in the document (saml-core 1.3.4), which is what
+  stops signature wrapping; documents with a DOCTYPE are refused before anything else.
+* Algorithms (Swedish eID Framework, Deployment Profile section 8): only the digest, signature,
+  block-encryption and key-transport algorithms listed there are accepted, in both directions.
+  libxmlsec1 accepts RSA-SHA1, SHA-1 digests, 3DES and RSA PKCS#1 v1.5 key transport by default.
+* Decryption: python-xmlsec's ``EncryptionContext`` cannot restrict algorithms or URIs and will follow a
+  ``xenc:CipherReference`` or ``ds:RetrievalMethod`` to a local file or a URL, so the structure and
+  every algorithm of the ``xenc:EncryptedData`` are checked before it is handed over.
+
+``use_python_xmlsec`` is the one way the gateway plugs this in. Every failure raises a subclass of
+``saml2.sigver.XmlsecError`` (which pysaml2 catches and logs) whose message never carries document
+content, so no assertion or attribute reaches a log through it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+from typing import Any
+from typing import Final
+
+import saml2.entity
+import saml2.sigver
+import xmlsec
+from lxml import etree
+from saml2 import SamlBase
+from saml2.sigver import ASSERT_XPATH
+from saml2.sigver import DecryptError
+from saml2.sigver import EncryptError
+from saml2.sigver import RSACrypto
+from saml2.sigver import SignatureError
+from saml2.sigver import XmlsecError
+from saml2.sigver import import_rsa_key_from_file
+from saml2.sigver import pre_encrypt_assertion
+
+NS_DS: Final = "http://www.w3.org/2000/09/xmldsig#"
+NS_XENC: Final = "http://www.w3.org/2001/04/xmlenc#"
+NS_XENC11: Final = "http://www.w3.org/2009/xmlenc11#"
+NS_DSIG_MORE: Final = "http://www.w3.org/2001/04/xmldsig-more#"
+NS_SAML: Final = "urn:oasis:names:tc:SAML:2.0:assertion"
+NS_SAMLP: Final = "urn:oasis:names:tc:SAML:2.0:protocol"
+
+_DS_SIGNATURE: Final = f"{{{NS_DS}}}Signature"
+_DS_SIGNED_INFO: Final = f"{{{NS_DS}}}SignedInfo"
+_DS_REFERENCE: Final = f"{{{NS_DS}}}Reference"
+_DS_KEY_INFO: Final = f"{{{NS_DS}}}KeyInfo"
+_DS_DIGEST_METHOD: Final = f"{{{NS_DS}}}DigestMethod"
+_DS_RETRIEVAL_METHOD: Final = f"{{{NS_DS}}}RetrievalMethod"
+_XENC_ENCRYPTED_DATA: Final = f"{{{NS_XENC}}}EncryptedData"
+_XENC_ENCRYPTED_KEY: Final = f"{{{NS_XENC}}}EncryptedKey"
+_XENC_ENCRYPTION_METHOD: Final = f"{{{NS_XENC}}}EncryptionMethod"
+_XENC_CIPHER_REFERENCE: Final = f"{{{NS_XENC}}}CipherReference"
+_XENC_OAEP_PARAMS: Final = f"{{{NS_XENC}}}OAEPparams"
+_XENC_AGREEMENT_METHOD: Final = f"{{{NS_XENC}}}AgreementMethod"
+_XENC11_MGF: Final = f"{{{NS_XENC11}}}MGF"
+_XENC11_DERIVED_KEY: Final = f"{{{NS_XENC11}}}DerivedKey"
+ENC_TYPE_ELEMENT: Final = f"{NS_XENC}Element"
+
+# saml-core 6.1 / 2.2.4, 2.7.3.2, 3.6.1: the SAML elements of EncryptedElementType, whose xenc:EncryptedData
+# pysaml2 asks us to decrypt (EncryptedAssertion, EncryptedID, EncryptedAttribute, NewEncryptedID).
+_ENCRYPTED_ELEMENT_PARENTS: Final = frozenset(
+    {
+        f"{{{NS_SAML}}}EncryptedAssertion",
+        f"{{{NS_SAML}}}EncryptedID",
+        f"{{{NS_SAML}}}EncryptedAttribute",
+        f"{{{NS_SAMLP}}}NewEncryptedID",
+    }
+)
+
+# Deployment Profile 8.1 (digests), 8.2 (signatures) and saml-core 5.4.3/5.4.4 (exclusive c14n, enveloped).
+# libxmlsec1 checks these itself once the lists are set on the SignatureContext; SHA-1 is absent on purpose.
+_C14N_METHODS: Final = (xmlsec.constants.TransformExclC14N, xmlsec.constants.TransformExclC14NWithComments)
+_SIGNATURE_METHODS: Final = (
+    xmlsec.constants.TransformRsaSha256,
+    xmlsec.constants.TransformRsaSha384,
+    xmlsec.constants.TransformRsaSha512,
+    xmlsec.constants.TransformEcdsaSha256,
+    xmlsec.constants.TransformEcdsaSha384,
+    xmlsec.constants.TransformEcdsaSha512,
+)
+_DIGEST_METHODS: Final = (
+    xmlsec.constants.TransformSha256,
+    xmlsec.constants.TransformSha384,
+    xmlsec.constants.TransformSha512,
+)
+_REFERENCE_TRANSFORMS: Final = (xmlsec.constants.TransformEnveloped, *_C14N_METHODS, *_DIGEST_METHODS)
+_SIGNATURE_TRANSFORMS: Final = (*_C14N_METHODS, *_SIGNATURE_METHODS)
+
+# Deployment Profile 8.3: AES-CBC mandatory, AES-GCM optional; 3DES is not listed, so it is refused.
+BLOCK_ENCRYPTION_ALGORITHMS: Final = frozenset(
+    {
+        f"{NS_XENC}aes128-cbc",
+        f"{NS_XENC}aes192-cbc",
+        f"{NS_XENC}aes256-cbc",
+        f"{NS_XENC11}aes128-gcm",
+        f"{NS_XENC11}aes192-gcm",
+        f"{NS_XENC11}aes256-gcm",
+    }
+)
+# Deployment Profile 8.4: RSA-OAEP only; RSA PKCS#1 v1.5 (xmlenc#rsa-1_5) is "considered broken" (section 8).
+# The OAEP digest may be SHA-1, which the profile makes the default (its use there is padding, not integrity).
+KEY_TRANSPORT_ALGORITHMS: Final = frozenset({f"{NS_XENC}rsa-oaep-mgf1p", f"{NS_XENC11}rsa-oaep"})
+_OAEP_DIGESTS: Final = frozenset(
+    {f"{NS_DS}sha1", f"{NS_XENC}sha256", f"{NS_DSIG_MORE}sha384", f"{NS_XENC}sha512"}
+)
+_OAEP_MGFS: Final = frozenset(
+    {f"{NS_XENC11}mgf1sha1", f"{NS_XENC11}mgf1sha256", f"{NS_XENC11}mgf1sha384", f"{NS_XENC11}mgf1sha512"}
+)
+# Elements by which an EncryptedData would make libxmlsec1 read something outside the document.
+_INDIRECTIONS: Final = frozenset(
+    {_XENC_CIPHER_REFERENCE, _DS_RETRIEVAL_METHOD, _XENC_AGREEMENT_METHOD, _XENC11_DERIVED_KEY}
+)
+
+_KEY_CACHE_SIZE: Final = 64
+
+
+class _NoExternalResources(etree.Resolver):  # type: ignore[misc]
+    """Answers every external DTD or entity load with nothing.
+
+    lxml 6 with ``load_dtd=False`` and ``no_network=True`` still opens a local file named as a
+    DOCTYPE's SYSTEM identifier. A DOCTYPE is refused after parsing anyway; this keeps the parser
+    itself from touching the file system before that refusal.
+    """
+
+    def resolve(self, system_url: str, public_id: str, context: Any) -> Any:
+        """Resolve to an empty document instead of reading ``system_url``."""
+        return self.resolve_string("", context)
+
+
+def _parse(data: str | bytes | SamlBase, error: type[XmlsecError]) -> etree._Element:
+    """Parse a SAML document with a hardened parser, refusing any DOCTYPE.
+
+    SAML never needs a DTD (saml-core and the bindings are schema-based), and a DOCTYPE is how XXE and
+    entity expansion attacks start. ``collect_ids=False`` leaves the ID table empty, so the only IDs
+    libxmlsec1 can resolve are the ones registered after the uniqueness check.
+    """
+    if isinstance(data, SamlBase):
+        data = data.to_string()
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    parser = etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        huge_tree=False,
+        load_dtd=False,
+        dtd_validation=False,
+        collect_ids=False,
+    )
+    parser.resolvers.add(_NoExternalResources())
+    try:
+        root = etree.fromstring(data, parser)
+    except (etree.XMLSyntaxError, ValueError) as exc:
+        raise error("not well-formed XML") from exc
+    if root.getroottree().docinfo.doctype:
+        raise error("document with a DOCTYPE refused")
+    return root
+
+
+def _index_ids(root: etree._Element, error: type[XmlsecError]) -> None:
+    """Refuse a document in which any ID value occurs twice, then register the IDs for libxmlsec1.
+
+    XML and saml-core 1.3.4 require ID values to be unique. libxmlsec1 resolves a Reference to the
+    first element registered under an ID, while pysaml2 consumes the element it found by structure; a
+    second element with the same ID is how a wrapping attack makes the two differ.
+    """
+    seen: set[str] = set()
+    for element in root.iter("*"):
+        value = element.get("ID")
+        if value is None:
+            continue
+        if value in seen:
+            raise error("an ID value occurs more than once in the document")
+        seen.add(value)
+    xmlsec.tree.add_ids(root, ["ID"])
+
+
+def _signature_of(root: etree._Element, node_name: str, node_id: str | None, error: type[XmlsecError]) -> Any:
+    """The enveloped ds:Signature of the element ``node_id``, checked against saml-core 5.4.
+
+    ``node_name`` is pysaml2's class name, ``<namespace>:<local name>`` (``saml2.class_name``). The element
+    with that ID must have that name, carry exactly one ds:Signature as a direct child (5.4.1: enveloped),
+    and its SignedInfo must hold exactly one Reference whose URI is ``#`` + its own ID (5.4.2).
+    """
+    if not node_id:
+        raise error("no ID given for the signed element")
+    namespace, _, local_name = node_name.rpartition(":")
+    if not namespace or not local_name:
+        raise error("signed element name is not <namespace>:<name>")
+    _index_ids(root, error)
+    element = next((e for e in root.iter("*") if e.get("ID") == node_id), None)
+    if element is None:
+        raise error("no element carries the signed ID")
+    if element.tag != f"{{{namespace}}}{local_name}":
+        raise error("the element with the signed ID is not the expected element")
+    signatures = element.findall(_DS_SIGNATURE)
+    if len(signatures) != 1:
+        raise error("the signed element must have exactly one ds:Signature child")
+    signature = signatures[0]
+    references = signature.findall(f"{_DS_SIGNED_INFO}/{_DS_REFERENCE}")
+    if len(references) != 1 or references[0].get("URI") != f"#{node_id}":
+        raise error("the signature must have one Reference to the signed element's own ID")
+    return signature
+
+
+def _signature_context(key: xmlsec.Key) -> xmlsec.SignatureContext:
+    """A SignatureContext with ``key`` and only the profile's algorithms enabled, for signing and verifying."""
+    context = xmlsec.SignatureContext()
+    context.key = key
+    for transform in _REFERENCE_TRANSFORMS:
+        context.enable_reference_transform(transform)
+    for transform in _SIGNATURE_TRANSFORMS:
+        context.enable_signature_transform(transform)
+    return context
+
+
+def _algorithm(element: etree._Element) -> str | None:
+    """The Algorithm of ``element``'s xenc:EncryptionMethod child, or None without exactly one."""
+    methods = element.findall(_XENC_ENCRYPTION_METHOD)
+    if len(methods) != 1:
+        return None
+    return methods[0].get("Algorithm")
+
+
+def _check_encrypted_data(encrypted_data: etree._Element) -> None:
+    """Refuse an EncryptedData outside the profile before libxmlsec1 sees it.
+
+    Shape: Type Element (saml-core 6.1), one EncryptedKey inline in its ds:KeyInfo and no other,
+    nothing that points outside the document. Algorithms: Deployment Profile 8.3 for the data, 8.4 for
+    the key, with the OAEP digest and mask generation function from 8.1 or SHA-1.
+    """
+    if encrypted_data.get("Type") != ENC_TYPE_ELEMENT:
+        raise DecryptError("EncryptedData must have Type Element")
+    if any(element.tag in _INDIRECTIONS for element in encrypted_data.iter("*")):
+        raise DecryptError("EncryptedData refers outside the document")
+    if _algorithm(encrypted_data) not in BLOCK_ENCRYPTION_ALGORITHMS:
+        raise DecryptError("block encryption algorithm not allowed")
+    encrypted_keys = list(encrypted_data.iter(_XENC_ENCRYPTED_KEY))
+    if len(encrypted_keys) != 1 or encrypted_keys[0].getparent() is not encrypted_data.find(_DS_KEY_INFO):
+        raise DecryptError("EncryptedData must carry exactly one EncryptedKey in its KeyInfo")
+    encrypted_key = encrypted_keys[0]
+    if _algorithm(encrypted_key) not in KEY_TRANSPORT_ALGORITHMS:
+        raise DecryptError("key transport algorithm not allowed")
+    for parameter in encrypted_key.find(_XENC_ENCRYPTION_METHOD).iterchildren("*"):
+        algorithm = parameter.get("Algorithm")
+        if parameter.tag == _DS_DIGEST_METHOD and algorithm in _OAEP_DIGESTS:
+            continue
+        if parameter.tag == _XENC11_MGF and algorithm in _OAEP_MGFS:
+            continue
+        if parameter.tag == _XENC_OAEP_PARAMS:
+            continue
+        raise DecryptError("key transport parameter not allowed")
+
+
+def _first_encrypted_data(root: etree._Element) -> etree._Element:
+    """The first xenc:EncryptedData in document order, as the xmlsec1 binary picks it.
+
+    pysaml2 calls ``decrypt`` again while encrypted data remains, so one per call is enough. Only the
+    content of a SAML encrypted element (or a bare EncryptedData, as pysaml2 passes for EncryptedID) is
+    decrypted.
+    """
+    encrypted_data = next(root.iter(_XENC_ENCRYPTED_DATA), None)
+    if encrypted_data is None:
+        raise DecryptError("no EncryptedData in the document")
+    parent = encrypted_data.getparent()
+    if parent is not None and parent.tag not in _ENCRYPTED_ELEMENT_PARENTS:
+        raise DecryptError("EncryptedData is not inside a SAML encrypted element")
+    return encrypted_data
+
+
+def _serialize(root: etree._Element) -> str:
+    """The whole document as str, as pysaml2 expects from every backend method."""
+    return etree.tostring(root, encoding="unicode")
+
+
+def _new_id() -> str:
+    """A fresh xs:ID (an NCName, so it starts with a letter) for EncryptedData and EncryptedKey."""
+    return f"_{secrets.token_hex(16)}"
+
+
+class _KeyCache:
+    """Loaded keys, by the sha256 of their file's bytes and the format they were read as.
+
+    pysaml2 writes each metadata certificate to a fresh temp file on every verification, so file names
+    say nothing; the content does. Entries are immutable once loaded (python-xmlsec copies a key into
+    each context), so concurrent readers are safe; the lock only guards insertion.
+    """
+
+    def __init__(self, max_entries: int = _KEY_CACHE_SIZE) -> None:
+        self._keys: dict[tuple[str, int], xmlsec.Key] = {}
+        self._lock = threading.Lock()
+        self._max_entries = max_entries
+
+    def load(self, path: str, key_format: int, error: type[XmlsecError]) -> xmlsec.Key:
+        """The key in the file at ``path``, loaded at most once per content."""
+        try:
+            with open(path, "rb") as file:
+                data = file.read()
+        except (OSError, TypeError) as exc:
+            raise error("key file cannot be read") from exc
+        cache_key = (hashlib.sha256(data).hexdigest(), key_format)
+        key = self._keys.get(cache_key)
+        if key is not None:
+            return key
+        try:
+            key = xmlsec.Key.from_memory(data, key_format)
+        except xmlsec.Error as exc:
+            raise error("key file does not hold a usable key") from exc
+        with self._lock:
+            if len(self._keys) >= self._max_entries:
+                self._keys.pop(next(iter(self._keys)))
+            self._keys[cache_key] = key
+        return key
+
+
+class PythonXmlsecBackend(saml2.sigver.CryptoBackend):  # type: ignore[misc]
+    """pysaml2 CryptoBackend on python-xmlsec; see the module docstring for what it refuses."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._keys = _KeyCache()
+
+    @property
+    def version(self) -> str:
+        """python-xmlsec's version; pysaml2 only parses it into ``version_nums``."""
+        return str(xmlsec.__version__)
+
+    def validate_signature(
+        self,
+        signedtext: str | bytes,
+        cert_file: str,
+        cert_type: str,
+        node_name: str,
+        node_id: str | None,
+    ) -> bool:
+        """Verify the enveloped signature of element ``node_id`` with the certificate in ``cert_file`` only.
+
+        pysaml2 (``SecurityContext._check_signature``) passes the whole received document, a temp file
+        holding one PEM certificate from the issuer's metadata, ``"pem"``, the class name of the element
+        it consumes and that element's ID, and tries each metadata certificate in turn. Returns True or
+        raises ``SignatureError``.
+        """
+        if cert_type != "pem":
+            raise SignatureError("only PEM certificates are supported")
+        key = self._keys.load(cert_file, xmlsec.constants.KeyDataFormatCertPem, SignatureError)
+        root = _parse(signedtext, SignatureError)
+        signature = _signature_of(root, node_name, node_id, SignatureError)
+        try:
+            _signature_context(key).verify(signature)
+        except xmlsec.Error as exc:
+            raise SignatureError(
+                "signature does not verify with the trusted key and allowed algorithms"
+            ) from exc
+        return True
+
+    def sign_statement(
+        self,
+        statement: str | bytes | SamlBase,
+        node_name: str,
+        key_file: str,
+        node_id: str | None,
+    ) -> str:
+        """Fill in the signature template of element ``node_id`` with the private key in ``key_file``.
+
+        pysaml2 (``signed_instance_factory`` via ``SecurityContext.sign_statement``) passes the document
+        as str with a ``pre_signature_part`` template already placed in the element, the element's class
+        name, its own key file and the ID. The same structure and algorithm rules as for verification
+        apply, so a template asking for SHA-1 (pysaml2's default) is refused rather than signed.
+        """
+        key = self._keys.load(key_file, xmlsec.constants.KeyDataFormatPem, SignatureError)
+        root = _parse(statement, SignatureError)
+        signature = _signature_of(root, node_name, node_id, SignatureError)
+        try:
+            _signature_context(key).sign(signature)
+        except xmlsec.Error as exc:
+            raise SignatureError("signing failed: key or algorithm not allowed") from exc
+        return _serialize(root)
+
+    def decrypt(self, enctext: str | bytes | SamlBase, key_file: str) -> str:
+        """Decrypt the first EncryptedData in the document with the private key in ``key_file``.
+
+        pysaml2 (``SecurityContext.decrypt``, from ``AuthnResponse.parse_assertion``) passes its own
+        serialization of the Response, and for an EncryptedID a bare EncryptedData; it calls once per
+        configured key and expects the whole document back with the EncryptedData replaced by the
+        plaintext element, raising an ``XmlsecError`` to try the next key.
+        """
+        key = self._keys.load(key_file, xmlsec.constants.KeyDataFormatPem, DecryptError)
+        root = _parse(enctext, DecryptError)
+        encrypted_data = _first_encrypted_data(root)
+        _check_encrypted_data(encrypted_data)
+        manager = xmlsec.KeysManager()
+        manager.add_key(key)
+        try:
+            decrypted = xmlsec.EncryptionContext(manager).decrypt(encrypted_data)
+        except xmlsec.Error as exc:
+            raise DecryptError("decryption failed with this key") from exc
+        if not isinstance(decrypted, etree._Element):
+            raise DecryptError("EncryptedData did not hold an XML element")
+        return _serialize(decrypted.getroottree().getroot())
+
+    def encrypt_assertion(
+        self,
+        statement: str | bytes | SamlBase,
+        enc_key: str,
+        template: Any,
+        key_type: str = "des-192",
+        node_xpath: str | None = None,
+        node_id: str | None = None,
+    ) -> str:
+        """Encrypt the assertion in ``statement`` for the holder of the certificate in ``enc_key``.
+
+        pysaml2 (``Entity._encrypt_assertion``) passes the Response as str with the Assertion already
+        moved into an EncryptedAssertion (``pre_encrypt_assertion``), a temp file with the recipient's PEM
+        certificate, and a ``pre_encryption_part`` template and session key type that both say 3DES.
+        Those two are ignored: the assertion is encrypted with AES-256-GCM and the key transported with
+        RSA-OAEP-MGF1P and its default SHA-1 digest (Deployment Profile 8.3, 8.4), the recipient's
+        certificate in the EncryptedKey's KeyInfo. Used by the development sandbox IdP only.
+        """
+        del template, key_type  # 3DES, which Deployment Profile section 8 does not allow
+        recipient = self._keys.load(enc_key, xmlsec.constants.KeyDataFormatCertPem, EncryptError)
+        if isinstance(statement, SamlBase) and statement.assertion:
+            statement = pre_encrypt_assertion(statement)
+        root = _parse(statement, EncryptError)
+        if node_id:
+            targets = [e for e in root.iter("*") if e.get("ID") == node_id]
+        else:
+            targets = root.getroottree().xpath(node_xpath or ASSERT_XPATH)
+        if len(targets) != 1 or not isinstance(targets[0], etree._Element):
+            raise EncryptError("exactly one element to encrypt must be found")
+        target = targets[0]
+        # libxmlsec1 serializes the node without the namespace declarations it inherits; encrypting a
+        # standalone copy makes the plaintext a complete document fragment for any recipient.
+        standalone = etree.fromstring(etree.tostring(target))
+        encrypted_data = xmlsec.template.encrypted_data_create(
+            standalone,
+            xmlsec.constants.TransformAes256Gcm,
+            id=_new_id(),
+            type=xmlsec.constants.TypeEncElement,
+            ns="xenc",
+        )
+        xmlsec.template.encrypted_data_ensure_cipher_value(encrypted_data)
+        key_info = xmlsec.template.encrypted_data_ensure_key_info(encrypted_data, ns="ds")
+        encrypted_key = xmlsec.template.add_encrypted_key(
+            key_info, xmlsec.constants.TransformRsaOaep, id=_new_id()
+        )
+        xmlsec.template.encrypted_data_ensure_cipher_value(encrypted_key)
+        recipient_info = xmlsec.template.encrypted_data_ensure_key_info(encrypted_key)
+        xmlsec.template.x509_data_add_certificate(xmlsec.template.add_x509_data(recipient_info))
+        manager = xmlsec.KeysManager()
+        manager.add_key(recipient)
+        context = xmlsec.EncryptionContext(manager)
+        try:
+            context.key = xmlsec.Key.generate(
+                xmlsec.constants.KeyDataAes, 256, xmlsec.constants.KeyDataTypeSession
+            )
+            encrypted = context.encrypt_xml(encrypted_data, standalone)
+        except xmlsec.Error as exc:
+            raise EncryptError("encryption failed") from exc
+        parent = target.getparent()
+        if parent is None:
+            return _serialize(encrypted)
+        parent.replace(target, encrypted)
+        return _serialize(root)
+
+
+_SHARED_BACKEND: Final = PythonXmlsecBackend()
+
+
+def use_python_xmlsec(entity: saml2.entity.Entity) -> None:
+    """Make ``entity`` (an SP, or the sandbox IdP) sign, verify, encrypt and decrypt with this module.
+
+    The entity must have been built with ``crypto_backend: "XMLSecurity"``, which keeps pysaml2 from
+    looking for the xmlsec1 binary; that backend (pyXMLSecurity) is replaced here before any use and must
+    never run. pysaml2 then has no key for HTTP-Redirect query signatures (saml-bindings 3.4.4.1), so the
+    entity's own RSA key is set for them. Keys for verification must come from metadata only.
+    """
+    security = entity.sec
+    if not isinstance(security.crypto, saml2.sigver.CryptoBackendXMLSecurity | PythonXmlsecBackend):
+        raise ValueError('the entity must be configured with crypto_backend "XMLSecurity"')
+    if security.only_use_keys_in_metadata is not True:
+        raise ValueError("only_use_keys_in_metadata must be True: keys in a message are never trusted")
+    key_file = entity.config.key_file
+    if not key_file:
+        raise ValueError("the entity has no key_file to sign with")
+    security.crypto = _SHARED_BACKEND
+    security.sec_backend = RSACrypto(import_rsa_key_from_file(key_file))

@@ -1,0 +1,81 @@
+"""Fixtures that run the real gateway under gunicorn, with Redis and a pysaml2 peer IdP."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+import redis
+from joserfc.jwk import RSAKey
+
+from tests.integration.harness import RunningGateway
+from tests.integration.harness import TestClient
+from tests.integration.harness import start_gateway
+from tests.peers.saml_idp import LOA3
+from tests.peers.saml_idp import LOA4
+from tests.peers.saml_idp import PeerIdP
+
+
+def make_clients() -> dict[str, TestClient]:
+    """One e-service per client authentication method."""
+    return {
+        "basic-rp": TestClient("basic-rp", "https://rp.example/callback", secret=secrets.token_urlsafe(32)),
+        "post-rp": TestClient(
+            "post-rp",
+            "https://post-rp.example/cb",
+            secret=secrets.token_urlsafe(32),
+            auth_method="client_secret_post",
+        ),
+        "jwt-rp": TestClient(
+            "jwt-rp",
+            "https://jwt-rp.example/cb",
+            key=RSAKey.generate_key(2048, parameters={"kid": "rp-key-1", "use": "sig"}),
+            auth_method="private_key_jwt",
+        ),
+    }
+
+
+def _cleanup(redis_url: str, prefix: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(match=f"{prefix}*", count=500))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+def _gateway(tmp: Path, redis_url: str, workers: int) -> Iterator[RunningGateway]:
+    prefix = f"test:{uuid4().hex}:"
+    peers = {
+        "idp": PeerIdP(tmp / "idp", entity_id="https://idp.test.example/idp", sso_url="https://idp.test.example/sso",
+                       loas=(LOA3, LOA4)),
+        "other": PeerIdP(tmp / "other", entity_id="https://other-idp.test.example/idp",
+                         sso_url="https://other-idp.test.example/sso", loas=(LOA3,)),
+    }  # fmt: skip
+    gateway = start_gateway(
+        tmp / "gateway",
+        redis_url=redis_url,
+        prefix=prefix,
+        peers=peers,
+        clients=make_clients(),
+        workers=workers,
+    )
+    try:
+        yield gateway
+    finally:
+        gateway.stop()
+        _cleanup(redis_url, prefix)
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[RunningGateway]:
+    """The gateway with one gunicorn worker."""
+    yield from _gateway(tmp_path_factory.mktemp("gw1"), redis_url, workers=1)
+
+
+@pytest.fixture(scope="module")
+def gateway_two_workers(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[RunningGateway]:
+    """The gateway with two gunicorn workers sharing Redis."""
+    yield from _gateway(tmp_path_factory.mktemp("gw2"), redis_url, workers=2)
