@@ -89,9 +89,7 @@ def _metadata_sp(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The command line, one sub-command per task."""
     parser = argparse.ArgumentParser(prog="eid-gateway", description="Federated e-ID authentication gateway")
-    parser.add_argument(
-        "--config", help="gateway.yaml (default: $EID_GATEWAY_CONFIG, else development defaults)"
-    )
+    parser.add_argument("--config", help="gateway.yaml (default: $EID_GATEWAY_CONFIG, else development defaults)")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the gateway under gunicorn")
@@ -99,16 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=0, help="gunicorn workers (default: from config)")
     serve.set_defaults(func=_serve)
 
-    config = commands.add_parser("config", help="configuration tools").add_subparsers(
-        dest="sub", required=True
-    )
-    config.add_parser("check", help="validate everything, list every problem").set_defaults(
-        func=_config_check
-    )
+    config = commands.add_parser("config", help="configuration tools").add_subparsers(dest="sub", required=True)
+    config.add_parser("check", help="validate everything, list every problem").set_defaults(func=_config_check)
 
-    keys = commands.add_parser("keys", help="the gateway's own keys").add_subparsers(
-        dest="sub", required=True
-    )
+    keys = commands.add_parser("keys", help="the gateway's own keys").add_subparsers(dest="sub", required=True)
     generate = keys.add_parser("generate", help="create missing keys (never overwrites)")
     generate.add_argument("--dir", help="keys directory (default: keys_dir from config)")
     generate.add_argument("--kind", choices=("rsa", "ec"), default="rsa")

@@ -88,9 +88,7 @@ class Chooser:
 Outcome = Redirect | Chooser
 
 
-def _error_redirect(
-    redirect_uri: str, error: str, state: str | None, issuer: str, description: str = ""
-) -> str:
+def _error_redirect(redirect_uri: str, error: str, state: str | None, issuer: str, description: str = "") -> str:
     params = {"error": error}
     if description:
         params["error_description"] = description
@@ -239,9 +237,7 @@ def on_upstream_response(svc: LoginServices, relay_state: str | None, saml_respo
         acr=relay_acr(identity.loa, svc.settings.acr_policy),
         auth_time=identity.authn_instant,
     )
-    session = sso.SsoSession(
-        sid=sid, user=user, provider_id=provider.id, loa=identity.loa, created_at=int(now)
-    )
+    session = sso.SsoSession(sid=sid, user=user, provider_id=provider.id, loa=identity.loa, created_at=int(now))
     sso.save(svc.records, session, svc.settings.lifetimes, now=now)
     svc.records.put(key, transaction.authenticated(user), lifetime)
     return Redirect(f"{RESUME_PATH}?{urlencode({'tx': transaction.id})}")

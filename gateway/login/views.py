@@ -63,9 +63,7 @@ def _render(outcome: flow.Outcome, *, status: int = 302, lang: str = "sv") -> Re
 
 
 def _language() -> str:
-    return negotiate(
-        request.args.get("ui_locales", "").split(), [lang for lang, _ in request.accept_languages]
-    )
+    return negotiate(request.args.get("ui_locales", "").split(), [lang for lang, _ in request.accept_languages])
 
 
 @blueprint.get("/authorize")
@@ -84,18 +82,14 @@ def choose() -> Response:
     services = _services()
     tx_cookie = _cookie_value(TX_COOKIE, services.settings.lifetimes.transaction)
     transaction = flow.load_transaction(services, request.form.get("tx"), tx_cookie)
-    outcome = flow.choose(
-        services, transaction, request.form.get("provider", ""), request.form.get("csrf", "")
-    )
+    outcome = flow.choose(services, transaction, request.form.get("provider", ""), request.form.get("csrf", ""))
     return _render(outcome, status=303)
 
 
 @blueprint.post("/saml/acs")
 def acs() -> Response:
     """Assertion Consumer Service, HTTP-POST binding (cross-site: no cookies are relied on here)."""
-    outcome = flow.on_upstream_response(
-        _services(), request.form.get("RelayState"), request.form.get("SAMLResponse")
-    )
+    outcome = flow.on_upstream_response(_services(), request.form.get("RelayState"), request.form.get("SAMLResponse"))
     return _render(outcome, status=303)
 
 

@@ -177,9 +177,7 @@ def parse_profiles(data: Any, source: str = PROFILES_FILE) -> Profiles:
     shapes = _parse_shapes(_mapping(root.get("claim_shapes"), "claim_shapes", problem), problem)
     layout = _parse_eidas_address(_mapping(root.get("eidas_address"), "eidas_address", problem), problem)
     scopes = _parse_scopes(_mapping(root.get("scopes"), "scopes", problem), problem)
-    only = _parse_only(
-        _mapping(root.get("claims_parameter_only"), "claims_parameter_only", problem), scopes, problem
-    )
+    only = _parse_only(_mapping(root.get("claims_parameter_only"), "claims_parameter_only", problem), scopes, problem)
 
     producible = {t for rule in rules for t in rule.targets()} | set(SPECIAL_CLAIMS)
     for scope in scopes.values():
@@ -235,11 +233,7 @@ def to_identity(
         if name in attributes:
             kind = _validated_kind(name, attributes[name][0])
             # EC 6.2: the opt-in covers personalIdentityNumber only, not the mapped number.
-            if (
-                name == "personalIdentityNumber"
-                and kind is NumberKind.COORDINATION
-                and not accept_coordination_number
-            ):
+            if name == "personalIdentityNumber" and kind is NumberKind.COORDINATION and not accept_coordination_number:
                 raise UpstreamError(
                     "coordination_number_not_accepted",
                     "personalIdentityNumber is a coordination number; the e-service has not opted in",

@@ -83,9 +83,7 @@ def claims_for(
         allowed = {claim for scope in granted for claim in scope.claims}
         granted_names = {scope.scope for scope in granted}
         allowed.update(
-            claim
-            for claim, needs in profiles.claims_parameter_only.items()
-            if not needs or needs & granted_names
+            claim for claim, needs in profiles.claims_parameter_only.items() if not needs or needs & granted_names
         )
         wanted.extend(claim for claim in requested if claim in allowed)
     available = identity_claims(identity, accept_coordination_number=accept_coordination_number)
@@ -101,9 +99,7 @@ def supported_claims(scopes: Sequence[str]) -> list[str]:
     profiles = load_profiles()
     names = set(scopes)
     claims = [claim for s in scopes if s in profiles.scopes for claim in profiles.scopes[s].claims]
-    claims.extend(
-        claim for claim, needs in profiles.claims_parameter_only.items() if not needs or needs & names
-    )
+    claims.extend(claim for claim, needs in profiles.claims_parameter_only.items() if not needs or needs & names)
     return list(dict.fromkeys(claims))
 
 
@@ -186,9 +182,7 @@ def _eidas_address_parts(value: str) -> dict[str, str]:
     return parts
 
 
-def _merge_eidas_address(
-    claims: dict[str, Any], parts: Mapping[str, str], layout: EidasAddressLayout
-) -> None:
+def _merge_eidas_address(claims: dict[str, Any], parts: Mapping[str, str], layout: EidasAddressLayout) -> None:
     """Fill ``address`` from eIDAS parts where the generic attributes left gaps.
 
     A member already set from street/postOfficeBox/postalCode/l/c wins, and

@@ -273,9 +273,7 @@ def _check_authn_statement(assertion: object, requested: Sequence[str]) -> tuple
     if not loa:
         raise _fail("AuthnContextClassRef is missing")
     if requested and loa not in requested:
-        raise _fail(
-            "returned LoA was not requested (DP 6.3.4)", "loa_not_met", "unmet_authentication_requirements"
-        )
+        raise _fail("returned LoA was not requested (DP 6.3.4)", "loa_not_met", "unmet_authentication_requirements")
     authorities = context.authenticating_authority if context is not None else []
     authority = (authorities[-1].text or "").strip() if authorities else None
     return loa, _epoch(statement.authn_instant, "AuthnInstant"), authority or None

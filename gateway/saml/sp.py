@@ -61,9 +61,7 @@ class ServiceProvider:
             "crypto_backend": "XMLSecurity",
             "key_file": str(signing.key_path),
             "cert_file": str(signing.cert_path),
-            "encryption_keypairs": [
-                {"key_file": str(k.key_path), "cert_file": str(k.cert_path)} for k in encryption
-            ],
+            "encryption_keypairs": [{"key_file": str(k.key_path), "cert_file": str(k.cert_path)} for k in encryption],
             "metadata": {"inline": list(metadata_xml)},
             "accepted_time_diff": clock_skew,
             "only_use_keys_in_metadata": True,
@@ -100,8 +98,6 @@ class ServiceProvider:
     def knows(self, provider_entity_id: str) -> bool:
         """True when trusted metadata describes ``provider_entity_id`` as an IdP."""
         try:
-            return bool(
-                self.client.metadata.single_sign_on_service(provider_entity_id, BINDING_HTTP_REDIRECT)
-            )
+            return bool(self.client.metadata.single_sign_on_service(provider_entity_id, BINDING_HTTP_REDIRECT))
         except KeyError:
             return False

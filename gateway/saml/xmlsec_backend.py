@@ -112,9 +112,7 @@ BLOCK_ENCRYPTION_ALGORITHMS: Final = frozenset(
 # Deployment Profile 8.4: RSA-OAEP only; RSA PKCS#1 v1.5 (xmlenc#rsa-1_5) is "considered broken" (section 8).
 # The OAEP digest may be SHA-1, which the profile makes the default (its use there is padding, not integrity).
 KEY_TRANSPORT_ALGORITHMS: Final = frozenset({f"{NS_XENC}rsa-oaep-mgf1p", f"{NS_XENC11}rsa-oaep"})
-_OAEP_DIGESTS: Final = frozenset(
-    {f"{NS_DS}sha1", f"{NS_XENC}sha256", f"{NS_DSIG_MORE}sha384", f"{NS_XENC}sha512"}
-)
+_OAEP_DIGESTS: Final = frozenset({f"{NS_DS}sha1", f"{NS_XENC}sha256", f"{NS_DSIG_MORE}sha384", f"{NS_XENC}sha512"})
 _OAEP_MGFS: Final = frozenset(
     {f"{NS_XENC11}mgf1sha1", f"{NS_XENC11}mgf1sha256", f"{NS_XENC11}mgf1sha384", f"{NS_XENC11}mgf1sha512"}
 )
@@ -359,9 +357,7 @@ class PythonXmlsecBackend(saml2.sigver.CryptoBackend):  # type: ignore[misc]
         try:
             _signature_context(key).verify(signature)
         except xmlsec.Error as exc:
-            raise SignatureError(
-                "signature does not verify with the trusted key and allowed algorithms"
-            ) from exc
+            raise SignatureError("signature does not verify with the trusted key and allowed algorithms") from exc
         return True
 
     def sign_statement(
@@ -451,9 +447,7 @@ class PythonXmlsecBackend(saml2.sigver.CryptoBackend):  # type: ignore[misc]
         )
         xmlsec.template.encrypted_data_ensure_cipher_value(encrypted_data)
         key_info = xmlsec.template.encrypted_data_ensure_key_info(encrypted_data, ns="ds")
-        encrypted_key = xmlsec.template.add_encrypted_key(
-            key_info, xmlsec.constants.TransformRsaOaep, id=_new_id()
-        )
+        encrypted_key = xmlsec.template.add_encrypted_key(key_info, xmlsec.constants.TransformRsaOaep, id=_new_id())
         xmlsec.template.encrypted_data_ensure_cipher_value(encrypted_key)
         recipient_info = xmlsec.template.encrypted_data_ensure_key_info(encrypted_key)
         xmlsec.template.x509_data_add_certificate(xmlsec.template.add_x509_data(recipient_info))
@@ -461,9 +455,7 @@ class PythonXmlsecBackend(saml2.sigver.CryptoBackend):  # type: ignore[misc]
         manager.add_key(recipient)
         context = xmlsec.EncryptionContext(manager)
         try:
-            context.key = xmlsec.Key.generate(
-                xmlsec.constants.KeyDataAes, 256, xmlsec.constants.KeyDataTypeSession
-            )
+            context.key = xmlsec.Key.generate(xmlsec.constants.KeyDataAes, 256, xmlsec.constants.KeyDataTypeSession)
             encrypted = context.encrypt_xml(encrypted_data, standalone)
         except xmlsec.Error as exc:
             raise EncryptError("encryption failed") from exc

@@ -18,22 +18,16 @@ def check_settings(settings: Settings) -> list[Problem]:
     memory = settings.store_url.startswith("memory://")
     if memory and settings.workers > 1:
         problems.append(
-            Problem(
-                file, "store.url", "the in-process store cannot be shared by several workers: use redis://"
-            )
+            Problem(file, "store.url", "the in-process store cannot be shared by several workers: use redis://")
         )
     seen: set[str] = set()
     for index, client in enumerate(settings.clients):
         if client.client_id in seen:
-            problems.append(
-                Problem(file, f"clients[{index}].client_id", f"{client.client_id!r} is registered twice")
-            )
+            problems.append(Problem(file, f"clients[{index}].client_id", f"{client.client_id!r} is registered twice"))
         seen.add(client.client_id)
         for uri in client.redirect_uris:
             if "#" in uri:
-                problems.append(
-                    Problem(file, f"clients[{index}].redirect_uris", "must not contain a fragment")
-                )
+                problems.append(Problem(file, f"clients[{index}].redirect_uris", "must not contain a fragment"))
             elif not settings.development and not uri.startswith("https://"):
                 problems.append(Problem(file, f"clients[{index}].redirect_uris", f"{uri} must use https"))
     if not settings.development:

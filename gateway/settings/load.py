@@ -42,9 +42,7 @@ def _env(loader: _Loader, node: yaml.Node) -> str:
     name = loader.construct_scalar(node)  # type: ignore[arg-type]
     value = os.environ.get(str(name))
     if value is None:
-        raise yaml.constructor.ConstructorError(
-            None, None, f"environment variable {name} is not set", node.start_mark
-        )
+        raise yaml.constructor.ConstructorError(None, None, f"environment variable {name} is not set", node.start_mark)
     return value
 
 
@@ -392,9 +390,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, bind: str = DEF
     return settings
 
 
-def _providers(
-    reader: Reader, base: Path, federation: str, problems: list[Problem]
-) -> tuple[ProviderSettings, ...]:
+def _providers(reader: Reader, base: Path, federation: str, problems: list[Problem]) -> tuple[ProviderSettings, ...]:
     directory = base / reader.str("providers_dir", "idp_configs")
     enabled = reader.strings("providers")
     found: dict[str, ProviderSettings] = {}

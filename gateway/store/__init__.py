@@ -30,6 +30,4 @@ def open_store(url: str, prefix: str = "eidgw:") -> Store:
         return MemoryStore()
     if scheme in _REDIS_SCHEMES:
         return RedisStore(url, prefix=prefix)
-    raise ValueError(
-        f"unsupported store URL scheme {scheme!r}: use memory://, redis://, rediss:// or unix://"
-    )
+    raise ValueError(f"unsupported store URL scheme {scheme!r}: use memory://, redis://, rediss:// or unix://")

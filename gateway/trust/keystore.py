@@ -86,9 +86,7 @@ def _write_exclusive(path: Path, data: bytes, mode: int) -> None:
         handle.write(data)
 
 
-def generate_keys(
-    keys_dir: Path, *, kind: str = "rsa", stage: str = "active", roles: tuple[str, ...] = ROLES
-) -> None:
+def generate_keys(keys_dir: Path, *, kind: str = "rsa", stage: str = "active", roles: tuple[str, ...] = ROLES) -> None:
     """Create missing key files (private keys 0600). Existing keys are never overwritten."""
     keys_dir.mkdir(parents=True, exist_ok=True)
     for role in roles:
@@ -113,9 +111,7 @@ def load_keys(keys_dir: Path, configured_secret: bytes | None) -> KeySet:
                 if stage == "active":
                     raise FileNotFoundError(f"{key_path} is missing: run `eid-gateway keys generate`")
                 continue
-            keys.append(
-                StoredKey(role, stage, key_path, cert_path, key_path.read_bytes(), cert_path.read_bytes())
-            )
+            keys.append(StoredKey(role, stage, key_path, cert_path, key_path.read_bytes(), cert_path.read_bytes()))
     secret = configured_secret or (keys_dir / "secret.key").read_bytes().strip()
     return KeySet(keys=tuple(keys), secret=secret)
 
@@ -125,6 +121,4 @@ def derive(secret: bytes, purpose: str) -> bytes:
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-    return HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=None, info=f"eid-gateway {purpose}".encode()
-    ).derive(secret)
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"eid-gateway {purpose}".encode()).derive(secret)

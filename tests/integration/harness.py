@@ -110,9 +110,7 @@ def write_config(
             "loas": list(peer.loas),
             "attribute_set": "pnr-01",
         }
-        (workdir / "idp_configs" / f"{provider_id}.yaml").write_text(
-            yaml.safe_dump(provider), encoding="utf-8"
-        )
+        (workdir / "idp_configs" / f"{provider_id}.yaml").write_text(yaml.safe_dump(provider), encoding="utf-8")
     client_entries = []
     for client in clients.values():
         entry: dict[str, Any] = {

@@ -398,9 +398,7 @@ class PeerIdP:
         if self.supports_principal_selection:
             idp_extensions = etree.SubElement(idp, _qn(NS_MD, "Extensions"))
             requested = etree.SubElement(idp_extensions, _qn(NS_PSC, "RequestedPrincipalSelection"))
-            etree.SubElement(
-                requested, _qn(NS_PSC, "MatchValue"), Name=ATTRIBUTE_OIDS["personalIdentityNumber"]
-            )
+            etree.SubElement(requested, _qn(NS_PSC, "MatchValue"), Name=ATTRIBUTE_OIDS["personalIdentityNumber"])
         keys = [("signing", self.key_pair)]
         if self.encryption_key_pair is not None:
             keys.append(("encryption", self.encryption_key_pair))
@@ -418,11 +416,7 @@ class PeerIdP:
     def trust_sp(self, sp_metadata_xml: str) -> None:
         """Load an SP's metadata (or an aggregate), as an IdP would from the federation feed; loads add up."""
         root = _parse(sp_metadata_xml)
-        entities = (
-            [root]
-            if root.tag == _qn(NS_MD, "EntityDescriptor")
-            else root.iter(_qn(NS_MD, "EntityDescriptor"))
-        )
+        entities = [root] if root.tag == _qn(NS_MD, "EntityDescriptor") else root.iter(_qn(NS_MD, "EntityDescriptor"))
         self.server.metadata.load("inline", sp_metadata_xml)
         for entity in entities:
             entity_id = entity.get("entityID", "")
@@ -481,12 +475,8 @@ class PeerIdP:
                 raise PeerRejected("unsigned AuthnRequest; this IdP has WantAuthnRequestsSigned (DP 5.2)")
             if sig_alg != SIG_RSA_SHA256:
                 raise PeerRejected(f"SigAlg {sig_alg!r} is not rsa-sha256")
-            signed = "&".join(
-                f"{key}={raw[key]}" for key in ("SAMLRequest", "RelayState", "SigAlg") if key in raw
-            )
-            self._verify_query_signature(
-                issuer, signed.encode("ascii"), base64.b64decode(values["Signature"])
-            )
+            signed = "&".join(f"{key}={raw[key]}" for key in ("SAMLRequest", "RelayState", "SigAlg") if key in raw)
+            self._verify_query_signature(issuer, signed.encode("ascii"), base64.b64decode(values["Signature"]))
             verified = True
             target = f"{parts.scheme}://{parts.netloc}{parts.path}"
             if target != self.sso_url:
@@ -505,9 +495,7 @@ class PeerIdP:
         loas: tuple[str, ...] = ()
         comparison = None
         if requested is not None:
-            loas = tuple(
-                (el.text or "").strip() for el in requested.findall("saml:AuthnContextClassRef", NSMAP)
-            )
+            loas = tuple((el.text or "").strip() for el in requested.findall("saml:AuthnContextClassRef", NSMAP))
             comparison = requested.get("Comparison")
 
         extensions = root.find("samlp:Extensions", NSMAP)
@@ -753,9 +741,7 @@ class PeerIdP:
             )
         authn_context = saml.AuthnContext(authn_context_class_ref=saml.AuthnContextClassRef(text=loa))
         if authenticating_authority:
-            authn_context.authenticating_authority = [
-                saml.AuthenticatingAuthority(text=authenticating_authority)
-            ]
+            authn_context.authenticating_authority = [saml.AuthenticatingAuthority(text=authenticating_authority)]
         return saml.Assertion(
             id=new_id(),
             version="2.0",
@@ -792,9 +778,7 @@ class PeerIdP:
                     authn_context=authn_context,
                 )
             ],
-            attribute_statement=[saml.AttributeStatement(attribute=saml_attributes)]
-            if saml_attributes
-            else [],
+            attribute_statement=[saml.AttributeStatement(attribute=saml_attributes)] if saml_attributes else [],
         )
 
     def _sp_encryption_cert(self, sp_entity_id: str) -> bytes:
@@ -812,9 +796,7 @@ class PeerIdP:
         """
         if block_alg not in _SESSION_KEY:
             raise ValueError(f"unsupported block encryption algorithm {block_alg}")
-        template = pre_encryption_part(
-            msg_enc=block_alg, key_enc=RSA_OAEP_MGF1P, encrypt_cert=cert_body(cert_pem)
-        )
+        template = pre_encryption_part(msg_enc=block_alg, key_enc=RSA_OAEP_MGF1P, encrypt_cert=cert_body(cert_pem))
         encrypted = self.server.sec.crypto.encrypt_assertion(
             etree.tostring(response_el, encoding="unicode"),
             str(self._cert_file(cert_pem)),

@@ -92,9 +92,7 @@ class SelfTestSP:
                 "entityid": SP_ENTITY_ID,
                 "key_file": str(files["sign.key"]),
                 "cert_file": str(files["sign.crt"]),
-                "encryption_keypairs": [
-                    {"key_file": str(files["enc.key"]), "cert_file": str(files["enc.crt"])}
-                ],
+                "encryption_keypairs": [{"key_file": str(files["enc.key"]), "cert_file": str(files["enc.crt"])}],
                 "crypto_backend": "xmlsec1",
                 "xmlsec_binary": "/usr/bin/xmlsec1",
                 "metadata": {"inline": [idp_metadata]},
@@ -380,9 +378,7 @@ def test_aes_gcm_assertion_decrypts_in_pysaml2(
     assert sp.parse(posted, request_id).ava["personalIdentityNumber"] == ["199203102380"]
 
 
-def test_loa_and_attributes_can_be_chosen(
-    sp: SelfTestSP, peer: PeerIdP, login: tuple[str, ReceivedRequest]
-) -> None:
+def test_loa_and_attributes_can_be_chosen(sp: SelfTestSP, peer: PeerIdP, login: tuple[str, ReceivedRequest]) -> None:
     request_id, request = login
 
     posted = peer.respond(
@@ -398,9 +394,7 @@ def test_loa_and_attributes_can_be_chosen(
         "personalIdentityNumber": ["190101019801"],
         "mail": ["a@example.se", "b@example.se"],
     }
-    names = {
-        a.get("Name"): a.get("NameFormat") for a in sp.decrypted(posted).iterfind(".//saml:Attribute", NSMAP)
-    }
+    names = {a.get("Name"): a.get("NameFormat") for a in sp.decrypted(posted).iterfind(".//saml:Attribute", NSMAP)}
     assert names == {
         "urn:oid:2.5.4.4": "urn:oasis:names:tc:SAML:2.0:attrname-format:uri",
         PNR_OID: "urn:oasis:names:tc:SAML:2.0:attrname-format:uri",
@@ -426,9 +420,7 @@ def test_signed_assertion_verifies_in_pysaml2(
     assert "SignatureValue" in posted.assertion_xml
 
 
-def test_overrides_land_in_the_decrypted_xml(
-    sp: SelfTestSP, peer: PeerIdP, login: tuple[str, ReceivedRequest]
-) -> None:
+def test_overrides_land_in_the_decrypted_xml(sp: SelfTestSP, peer: PeerIdP, login: tuple[str, ReceivedRequest]) -> None:
     _request_id, request = login
     expiry = datetime.datetime(2031, 2, 3, 4, 5, 6, tzinfo=datetime.UTC)
     start = datetime.datetime(2031, 2, 3, 4, 0, 0, tzinfo=datetime.UTC)

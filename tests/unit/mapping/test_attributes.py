@@ -80,9 +80,7 @@ def result(attributes: dict[str, tuple[str, ...]], **overrides: object) -> Authn
     return AuthnResult(**fields)  # type: ignore[arg-type]
 
 
-def identity_of(
-    attributes: dict[str, tuple[str, ...]], attribute_set: str = "pseudonym-01", **kw: object
-) -> Identity:
+def identity_of(attributes: dict[str, tuple[str, ...]], attribute_set: str = "pseudonym-01", **kw: object) -> Identity:
     accept = bool(kw.pop("accept_coordination_number", False))
     return to_identity(
         result(attributes, **kw),

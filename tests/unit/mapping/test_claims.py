@@ -25,9 +25,7 @@ AUTHN_PROVIDER = OIDC + "authnProvider"
 NATURAL_PERSON_INFO = "https://id.oidc.se/scope/naturalPersonInfo"
 NATURAL_PERSON_NUMBER = "https://id.oidc.se/scope/naturalPersonNumber"
 EIDAS_IDENTITY = "https://id.swedenconnect.se/scope/eidasNaturalPersonIdentity"
-ATTR_EXAMPLE_ADDRESS = (
-    "LocatorDesignator=22;Thoroughfare=Arcacia%20Avenue;PostName=London;PostCode=SW1A%201AA"
-)
+ATTR_EXAMPLE_ADDRESS = "LocatorDesignator=22;Thoroughfare=Arcacia%20Avenue;PostName=London;PostCode=SW1A%201AA"
 
 
 def identity(
@@ -181,17 +179,13 @@ def test_coordination_number_is_never_released_without_opt_in() -> None:
 
 def test_personnummer_never_goes_to_the_coordination_claim() -> None:
     citizen = identity({"personalIdentityNumber": (PNR,)})
-    released = claims_for(
-        citizen, [NATURAL_PERSON_NUMBER], Destination.ID_TOKEN, accept_coordination_number=True
-    )
+    released = claims_for(citizen, [NATURAL_PERSON_NUMBER], Destination.ID_TOKEN, accept_coordination_number=True)
     assert released == {OIDC + "personalIdentityNumber": PNR}
 
 
 def test_claims_parameter_moves_a_granted_claim_into_the_id_token() -> None:
     # OSPROF 4.2 / Core 5.5: the claims parameter decides the destination.
-    released = claims_for(
-        identity(FULL), [NATURAL_PERSON_INFO], Destination.ID_TOKEN, requested={"family_name": None}
-    )
+    released = claims_for(identity(FULL), [NATURAL_PERSON_INFO], Destination.ID_TOKEN, requested={"family_name": None})
     assert released == {"family_name": "Testsson"}
     # ...and UserInfo still has it, because its scope was granted (OSPROF 4.2).
     assert "family_name" in claims_for(identity(FULL), [NATURAL_PERSON_INFO], Destination.USERINFO)
@@ -256,9 +250,7 @@ def test_claims_only_personal_data_needs_its_scope(
 
 
 def test_unknown_scopes_are_ignored() -> None:
-    assert (
-        claims_for(identity(FULL), ["openid", "https://example.test/scope/all"], Destination.USERINFO) == {}
-    )
+    assert claims_for(identity(FULL), ["openid", "https://example.test/scope/all"], Destination.USERINFO) == {}
 
 
 def test_street_and_post_office_box_are_two_lines() -> None:
@@ -296,9 +288,7 @@ def test_c_is_the_eidas_country_for_an_eidas_identity() -> None:
     # SCCLM 2.1.7; ATTR 2.5: from the connector, c names the country whose eID was used.
     citizen = identity({"prid": ("NO:29078534891",), "c": ("NO",)})
     assert "address" not in claims_for(citizen, ["address"], Destination.USERINFO)
-    released = claims_for(
-        citizen, [EIDAS_IDENTITY], Destination.ID_TOKEN, requested={SC + "eidasCountry": None}
-    )
+    released = claims_for(citizen, [EIDAS_IDENTITY], Destination.ID_TOKEN, requested={SC + "eidasCountry": None})
     assert released[SC + "eidasCountry"] == "NO"
 
 
@@ -316,9 +306,7 @@ def test_email_is_the_first_mail_value() -> None:
 
 def test_nationalities_is_a_list_of_every_value() -> None:
     citizen = identity({"countryOfCitizenship": ("SE", "NO")})
-    released = claims_for(
-        citizen, [NATURAL_PERSON_INFO], Destination.USERINFO, requested={"nationalities": None}
-    )
+    released = claims_for(citizen, [NATURAL_PERSON_INFO], Destination.USERINFO, requested={"nationalities": None})
     assert released == {"nationalities": ["SE", "NO"]}
 
 

@@ -63,9 +63,7 @@ def test_every_spec_uri_belongs_to_exactly_one_family() -> None:
         ("UNCERTIFIED_EIDAS_SUB", ("UNCERTIFIED_EIDAS_SUB", "UNCERTIFIED_EIDAS_HIGH")),
     ],
 )
-def test_acceptable_lists_the_level_and_those_above_within_the_family(
-    minimum: str, expected: tuple[str, ...]
-) -> None:
+def test_acceptable_lists_the_level_and_those_above_within_the_family(minimum: str, expected: tuple[str, ...]) -> None:
     # TAR 1.2.2 / DP 5.3.1: "at least loa3" is spelled "loa3, loa4".
     assert loa.acceptable(SPEC_URIS[minimum]) == tuple(SPEC_URIS[name] for name in expected)
 

@@ -35,9 +35,7 @@ def test_public_is_the_fixed_public_sector() -> None:
 
 
 def test_stable_for_the_same_inputs() -> None:
-    assert pairwise_subject(SECRET, "rp.example.test", KEY) == pairwise_subject(
-        SECRET, "rp.example.test", KEY
-    )
+    assert pairwise_subject(SECRET, "rp.example.test", KEY) == pairwise_subject(SECRET, "rp.example.test", KEY)
 
 
 def test_separate_per_sector_secret_and_subject() -> None:
