@@ -192,8 +192,9 @@ def start_gateway(
         try:
             if requests.get(f"{url}/readyz", timeout=1).status_code == 200:
                 break
-        except requests.ConnectionError:
-            time.sleep(0.1)
+        except requests.RequestException:  # not listening yet, or the worker is still loading
+            pass
+        time.sleep(0.1)
     else:
         gateway.stop()
         raise RuntimeError(f"gateway did not become ready:\n{gateway.log_text()}")
