@@ -26,6 +26,7 @@ content, so no assertion or attribute reaches a log through it.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import secrets
 import threading
 from typing import Any
@@ -228,7 +229,8 @@ def _algorithm(element: etree._Element) -> str | None:
     methods = element.findall(_XENC_ENCRYPTION_METHOD)
     if len(methods) != 1:
         return None
-    return methods[0].get("Algorithm")
+    algorithm = methods[0].get("Algorithm")
+    return algorithm if isinstance(algorithm, str) else None
 
 
 def _check_encrypted_data(encrypted_data: etree._Element) -> None:
@@ -279,7 +281,7 @@ def _first_encrypted_data(root: etree._Element) -> etree._Element:
 
 def _serialize(root: etree._Element) -> str:
     """The whole document as str, as pysaml2 expects from every backend method."""
-    return etree.tostring(root, encoding="unicode")
+    return str(etree.tostring(root, encoding="unicode"))
 
 
 def _new_id() -> str:
@@ -332,7 +334,7 @@ class PythonXmlsecBackend(saml2.sigver.CryptoBackend):  # type: ignore[misc]
     @property
     def version(self) -> str:
         """python-xmlsec's version; pysaml2 only parses it into ``version_nums``."""
-        return str(xmlsec.__version__)
+        return importlib.metadata.version("xmlsec")
 
     def validate_signature(
         self,

@@ -74,6 +74,7 @@ from saml2.xmldsig import SIG_RSA_SHA512
 
 from gateway.mapping.loa import LOA3
 from gateway.saml.xmlsec_backend import use_python_xmlsec
+from gateway.sandbox.identities import IDENTITIES
 from gateway.sandbox.identities import TestIdentity
 
 with warnings.catch_warnings():
@@ -345,8 +346,6 @@ class SandboxIdP:
 
     def offer(self, args: Mapping[str, str]) -> SandboxOffer:
         """Verify a request and pre-make the answers the sandbox page offers: one per test identity."""
-        from gateway.sandbox.identities import IDENTITIES
-
         request = self.receive(args)
         if request.loa is None:
             return SandboxOffer(request, (), self.error(request, STATUS_NO_AUTHN_CONTEXT))

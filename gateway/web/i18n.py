@@ -37,6 +37,28 @@ MESSAGES: dict[str, dict[str, str]] = {
         "error.unavailable": "Tjänsten är tillfälligt otillgänglig. Försök igen om en stund.",
         "error.internal": "Ett oväntat fel inträffade. Försök igen om en stund.",
         "error.not_found": "Sidan finns inte.",
+        "sandbox.idp.title": "Test-e-legitimation (endast för test)",
+        "sandbox.idp.intro": (
+            "Det här är gatewayens inbyggda test-e-legitimation. Välj en testperson att logga in som. "
+            "Personnumren är Skatteverkets testpersonnummer och tillhör ingen verklig person."
+        ),
+        "sandbox.idp.loa": "Tillitsnivå: {loa}",
+        "sandbox.idp.login_as": "Logga in som {name} ({number})",
+        "sandbox.idp.cancel": "Avbryt",
+        "sandbox.idp.back": "Tillbaka till e-tjänsten",
+        "sandbox.idp.no_loa": "Test-e-legitimationen har inte den tillitsnivå som begärdes.",
+        "sandbox.idp.refused": "Inloggningsbegäran kunde inte kontrolleras. Börja om från e-tjänsten.",
+        "sandbox.demo.title": "Demotjänst",
+        "sandbox.demo.intro": (
+            "En exempel-e-tjänst som loggar in via gatewayen med OpenID Connect och visar vad den får veta."
+        ),
+        "sandbox.demo.login": "Logga in",
+        "sandbox.demo.logout": "Logga ut från demotjänsten",
+        "sandbox.demo.id_token": "ID-token (signaturen kontrollerad)",
+        "sandbox.demo.userinfo": "UserInfo",
+        "sandbox.demo.claim": "Claim",
+        "sandbox.demo.value": "Värde",
+        "sandbox.demo.error": "Inloggningen kunde inte slutföras ({error}).",
     },
     "en": {
         "chooser.title": "Choose your e-ID",
@@ -63,6 +85,28 @@ MESSAGES: dict[str, dict[str, str]] = {
         "error.unavailable": "The service is temporarily unavailable. Please try again in a while.",
         "error.internal": "An unexpected error occurred. Please try again in a while.",
         "error.not_found": "The page does not exist.",
+        "sandbox.idp.title": "Sandbox e-ID (test only)",
+        "sandbox.idp.intro": (
+            "This is the gateway's built-in test e-ID. Choose a test person to log in as. The personal "
+            "identity numbers are Skatteverket's test numbers and belong to no real person."
+        ),
+        "sandbox.idp.loa": "Level of assurance: {loa}",
+        "sandbox.idp.login_as": "Log in as {name} ({number})",
+        "sandbox.idp.cancel": "Cancel",
+        "sandbox.idp.back": "Back to the e-service",
+        "sandbox.idp.no_loa": "The sandbox e-ID does not offer the level of assurance requested.",
+        "sandbox.idp.refused": "The login request could not be verified. Start again from the e-service.",
+        "sandbox.demo.title": "Demo e-service",
+        "sandbox.demo.intro": (
+            "An example e-service that logs in through the gateway with OpenID Connect and shows what it learns."
+        ),
+        "sandbox.demo.login": "Log in",
+        "sandbox.demo.logout": "Log out of the demo e-service",
+        "sandbox.demo.id_token": "ID token (signature verified)",
+        "sandbox.demo.userinfo": "UserInfo",
+        "sandbox.demo.claim": "Claim",
+        "sandbox.demo.value": "Value",
+        "sandbox.demo.error": "The login could not be completed ({error}).",
     },
 }
 

@@ -1,0 +1,330 @@
+"""The sandbox IdP against an independent SP: a stock pysaml2 ``Saml2Client`` on the xmlsec1 binary.
+
+The sandbox signs, verifies and encrypts in-process with python-xmlsec; this SP verifies and decrypts
+with the xmlsec1 binary and its own keys, so a response it accepts is one another implementation
+accepts, not one the gateway's own backend agrees with itself about.
+"""
+
+from __future__ import annotations
+
+import base64
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qsl
+from urllib.parse import urlsplit
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from lxml import etree
+from saml2 import BINDING_HTTP_POST
+from saml2 import BINDING_HTTP_REDIRECT
+from saml2 import saml
+from saml2 import samlp
+from saml2.client import Saml2Client
+from saml2.config import SPConfig
+from saml2.metadata import entity_descriptor
+from saml2.response import AuthnResponse
+from saml2.response import StatusError
+from saml2.xmldsig import DIGEST_SHA256
+from saml2.xmldsig import SIG_RSA_SHA1
+from saml2.xmldsig import SIG_RSA_SHA256
+
+from gateway.mapping.loa import LOA3
+from gateway.mapping.loa import LOA4
+from gateway.sandbox import ensure_key_pair
+from gateway.sandbox.identities import IDENTITIES
+from gateway.sandbox.idp import ASSURANCE_CERTIFICATION
+from gateway.sandbox.idp import STATUS_CANCEL
+from gateway.sandbox.idp import STATUS_NO_AUTHN_CONTEXT
+from gateway.sandbox.idp import SandboxIdP
+from gateway.sandbox.idp import SandboxRequest
+from gateway.sandbox.idp import SandboxRequestError
+from gateway.trust.certs import generate_key_pair
+
+BASE_URL = "http://localhost:8080"
+SP_ENTITY_ID = "https://sp.sandbox-test.example/sp"
+SP_ACS = "https://sp.sandbox-test.example/acs"
+NS = {
+    "samlp": "urn:oasis:names:tc:SAML:2.0:protocol",
+    "saml": "urn:oasis:names:tc:SAML:2.0:assertion",
+    "ds": "http://www.w3.org/2000/09/xmldsig#",
+    "xenc": "http://www.w3.org/2001/04/xmlenc#",
+    "md": "urn:oasis:names:tc:SAML:2.0:metadata",
+}
+
+
+@dataclass(frozen=True)
+class Login:
+    """A signed AuthnRequest as the SP sent it: its ID and the Redirect query parameters."""
+
+    request_id: str
+    args: dict[str, str]
+
+
+class IndependentSP:
+    """A stock pysaml2 SP with its own keys, verifying and decrypting with /usr/bin/xmlsec1."""
+
+    def __init__(self, workdir: Path, idp_metadata: str) -> None:
+        files = {}
+        for role in ("sign", "enc"):
+            pair = generate_key_pair(f"sandbox test sp {role}")
+            files[role] = (workdir / f"{role}.key", workdir / f"{role}.crt")
+            files[role][0].write_bytes(pair.key_pem)
+            files[role][1].write_bytes(pair.cert_pem)
+        self.config = SPConfig()
+        self.config.load(
+            {
+                "entityid": SP_ENTITY_ID,
+                "key_file": str(files["sign"][0]),
+                "cert_file": str(files["sign"][1]),
+                "encryption_keypairs": [{"key_file": str(files["enc"][0]), "cert_file": str(files["enc"][1])}],
+                "crypto_backend": "xmlsec1",
+                "xmlsec_binary": "/usr/bin/xmlsec1",
+                "metadata": {"inline": [idp_metadata]},
+                "allow_unknown_attributes": True,
+                "accepted_time_diff": 60,
+                "service": {
+                    "sp": {
+                        "endpoints": {"assertion_consumer_service": [(SP_ACS, BINDING_HTTP_POST)]},
+                        "authn_requests_signed": True,
+                        "want_response_signed": True,
+                        "want_assertions_signed": False,
+                        "allow_unsolicited": False,
+                    }
+                },
+            }
+        )
+        self.client = Saml2Client(self.config)
+
+    def metadata_xml(self) -> str:
+        return str(entity_descriptor(self.config))
+
+    def login(self, idp: SandboxIdP, *, loas: tuple[str, ...] = (LOA4, LOA3), sigalg: str = SIG_RSA_SHA256) -> Login:
+        requested = samlp.RequestedAuthnContext(
+            authn_context_class_ref=[saml.AuthnContextClassRef(text=loa) for loa in loas], comparison="exact"
+        )
+        request_id, info = self.client.prepare_for_authenticate(
+            entityid=idp.entity_id,
+            relay_state="tx-4711",
+            binding=BINDING_HTTP_REDIRECT,
+            sign=True,
+            sigalg=sigalg,
+            digest_alg=DIGEST_SHA256,
+            requested_authn_context=requested,
+            force_authn="true",
+        )
+        location = dict(info["headers"])["Location"]
+        return Login(request_id, dict(parse_qsl(urlsplit(location).query)))
+
+    def parse(self, saml_response: str, request_id: str) -> AuthnResponse:
+        return self.client.parse_authn_request_response(
+            saml_response, BINDING_HTTP_POST, outstanding={request_id: SP_ACS}
+        )
+
+
+@pytest.fixture(scope="module")
+def idp(tmp_path_factory: pytest.TempPathFactory) -> SandboxIdP:
+    workdir = tmp_path_factory.mktemp("sandbox-idp")
+    pair = generate_key_pair("sandbox idp under test")
+    (workdir / "idp.pem").write_bytes(pair.key_pem)
+    (workdir / "idp.crt").write_bytes(pair.cert_pem)
+    return SandboxIdP(base_url=BASE_URL, key_path=workdir / "idp.pem", cert_path=workdir / "idp.crt")
+
+
+@pytest.fixture(scope="module")
+def sp(tmp_path_factory: pytest.TempPathFactory, idp: SandboxIdP) -> IndependentSP:
+    client = IndependentSP(tmp_path_factory.mktemp("sp"), idp.metadata_xml())
+    idp.trust_sp(client.metadata_xml())
+    return client
+
+
+@pytest.fixture
+def login(sp: IndependentSP, idp: SandboxIdP) -> Login:
+    return sp.login(idp)
+
+
+@pytest.fixture
+def request_(idp: SandboxIdP, login: Login) -> SandboxRequest:
+    return idp.receive(login.args)
+
+
+def _xml(saml_response: str) -> etree._Element:
+    return etree.fromstring(base64.b64decode(saml_response))
+
+
+# -- metadata --------------------------------------------------------------------------------------
+
+
+def test_metadata_declares_sso_signing_key_signed_requests_and_loas(idp: SandboxIdP) -> None:
+    root = etree.fromstring(idp.metadata_xml().encode())
+    assert root.get("entityID") == f"{BASE_URL}/sandbox/idp"
+    descriptor = root.find("md:IDPSSODescriptor", NS)
+    assert descriptor.get("WantAuthnRequestsSigned") == "true"
+    assert [k.get("use") for k in descriptor.findall("md:KeyDescriptor", NS)] == ["signing"]
+    sso = descriptor.find("md:SingleSignOnService", NS)
+    assert (sso.get("Binding"), sso.get("Location")) == (BINDING_HTTP_REDIRECT, f"{BASE_URL}/sandbox/idp/sso")
+    loas = root.findall(f".//saml:Attribute[@Name='{ASSURANCE_CERTIFICATION}']/saml:AttributeValue", NS)
+    assert [v.text for v in loas] == [LOA3]
+
+
+# -- receive ---------------------------------------------------------------------------------------
+
+
+def test_receive_accepts_a_signed_request(idp: SandboxIdP, login: Login) -> None:
+    request = idp.receive(login.args)
+    assert request.id == login.request_id
+    assert request.issuer == SP_ENTITY_ID
+    assert request.acs_url == SP_ACS
+    assert request.relay_state == "tx-4711"
+    assert request.requested_loas == (LOA4, LOA3)
+    assert request.loa == LOA3
+    assert request.force_authn is True
+
+
+def test_receive_refuses_an_unsigned_request(idp: SandboxIdP, login: Login) -> None:
+    unsigned = {k: v for k, v in login.args.items() if k not in ("Signature", "SigAlg")}
+    with pytest.raises(SandboxRequestError):
+        idp.receive(unsigned)
+
+
+def test_receive_refuses_a_modified_relay_state(idp: SandboxIdP, login: Login) -> None:
+    with pytest.raises(SandboxRequestError):
+        idp.receive({**login.args, "RelayState": "tx-other"})
+
+
+def test_receive_refuses_a_signature_that_does_not_match(idp: SandboxIdP, sp: IndependentSP) -> None:
+    first, second = sp.login(idp), sp.login(idp)
+    with pytest.raises(SandboxRequestError):
+        idp.receive({**first.args, "Signature": second.args["Signature"]})
+
+
+def test_receive_refuses_rsa_sha1(idp: SandboxIdP, sp: IndependentSP) -> None:
+    with pytest.raises(SandboxRequestError, match="SigAlg"):
+        idp.receive(sp.login(idp, sigalg=SIG_RSA_SHA1).args)
+
+
+# -- respond ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("identity", IDENTITIES, ids=lambda identity: identity.key)
+def test_respond_is_accepted_by_an_independent_sp(
+    idp: SandboxIdP, sp: IndependentSP, login: Login, request_: SandboxRequest, identity: object
+) -> None:
+    posted = idp.respond(request_, identity)  # type: ignore[arg-type]
+    assert posted.acs_url == SP_ACS
+    assert posted.relay_state == "tx-4711"
+
+    parsed = sp.parse(posted.saml_response, login.request_id)
+
+    assert parsed.response.signature is not None
+    assert parsed.assertion.authn_statement[0].authn_context.authn_context_class_ref.text == LOA3
+    assert parsed.assertion.subject.name_id.format == saml.NAMEID_FORMAT_PERSISTENT
+    attributes = {
+        a.name: [v.text for v in a.attribute_value]
+        for statement in parsed.assertion.attribute_statement
+        for a in statement.attribute
+    }
+    assert attributes == identity.attributes()  # type: ignore[attr-defined]
+    formats = {a.name_format for s in parsed.assertion.attribute_statement for a in s.attribute}
+    assert formats == {saml.NAME_FORMAT_URI}
+
+
+def test_response_is_signed_over_an_encrypted_assertion(idp: SandboxIdP, request_: SandboxRequest) -> None:
+    root = _xml(idp.respond(request_, IDENTITIES[0]).saml_response)
+    assert root.find("saml:Assertion", NS) is None
+    assert root.find("saml:EncryptedAssertion/xenc:EncryptedData", NS) is not None
+    signature = root.find("ds:Signature", NS)
+    assert signature.find("ds:SignedInfo/ds:Reference", NS).get("URI") == "#" + root.get("ID")
+    methods = {e.get("Algorithm") for e in signature.iter(f"{{{NS['ds']}}}SignatureMethod")}
+    assert methods == {SIG_RSA_SHA256}
+    assert {e.get("Algorithm") for e in signature.iter(f"{{{NS['ds']}}}DigestMethod")} == {DIGEST_SHA256}
+
+
+def test_response_confirms_bearer_for_this_request(
+    idp: SandboxIdP, sp: IndependentSP, login: Login, request_: SandboxRequest
+) -> None:
+    parsed = sp.parse(idp.respond(request_, IDENTITIES[0]).saml_response, login.request_id)
+    assert parsed.response.destination == SP_ACS
+    assert parsed.response.in_response_to == login.request_id
+    confirmation = parsed.assertion.subject.subject_confirmation[0]
+    assert confirmation.method == saml.SCM_BEARER
+    data = confirmation.subject_confirmation_data
+    assert (data.in_response_to, data.recipient) == (login.request_id, SP_ACS)
+    assert data.not_on_or_after
+    conditions = parsed.assertion.conditions
+    assert conditions.not_before
+    assert conditions.not_on_or_after
+    assert conditions.audience_restriction[0].audience[0].text == SP_ENTITY_ID
+
+
+def test_persistent_name_id_is_stable_per_identity(
+    idp: SandboxIdP, sp: IndependentSP, request_: SandboxRequest, login: Login
+) -> None:
+    first = sp.parse(idp.respond(request_, IDENTITIES[0]).saml_response, login.request_id)
+    again = sp.parse(idp.respond(request_, IDENTITIES[0]).saml_response, login.request_id)
+    other = sp.parse(idp.respond(request_, IDENTITIES[1]).saml_response, login.request_id)
+    assert first.assertion.subject.name_id.text == again.assertion.subject.name_id.text
+    assert first.assertion.subject.name_id.text != other.assertion.subject.name_id.text
+
+
+# -- cancel and errors -----------------------------------------------------------------------------
+
+
+def test_cancel_is_a_status_error_in_the_sp(
+    idp: SandboxIdP, sp: IndependentSP, login: Login, request_: SandboxRequest
+) -> None:
+    posted = idp.cancel(request_)
+    root = _xml(posted.saml_response)
+    codes = [c.get("Value") for c in root.iter(f"{{{NS['samlp']}}}StatusCode")]
+    assert codes == ["urn:oasis:names:tc:SAML:2.0:status:Requester", STATUS_CANCEL]
+    assert root.find("ds:Signature", NS) is not None
+    with pytest.raises(StatusError):
+        sp.parse(posted.saml_response, login.request_id)
+
+
+def test_offer_without_a_matching_loa_declines_with_no_authn_context(idp: SandboxIdP, sp: IndependentSP) -> None:
+    login = sp.login(idp, loas=(LOA4,))
+    offer = idp.offer(login.args)
+    assert offer.request.loa is None
+    assert offer.logins == ()
+    codes = [c.get("Value") for c in _xml(offer.decline.saml_response).iter(f"{{{NS['samlp']}}}StatusCode")]
+    assert codes[-1] == STATUS_NO_AUTHN_CONTEXT
+    with pytest.raises(StatusError):
+        sp.parse(offer.decline.saml_response, login.request_id)
+
+
+def test_offer_has_one_login_per_identity(idp: SandboxIdP, login: Login) -> None:
+    offer = idp.offer(login.args)
+    assert [entry.identity for entry in offer.logins] == list(IDENTITIES)
+    assert offer.decline.relay_state == "tx-4711"
+
+
+# -- key pair --------------------------------------------------------------------------------------
+
+
+def _public_key_der(pem: bytes, *, private: bool) -> bytes:
+    key = (
+        serialization.load_pem_private_key(pem, password=None).public_key()
+        if private
+        else x509.load_pem_x509_certificate(pem).public_key()
+    )
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def test_key_pair_is_created_private_matching_and_kept(tmp_path: Path) -> None:
+    key_path, cert_path = ensure_key_pair(tmp_path / "keys")
+    assert (key_path.name, cert_path.name) == ("sandbox-idp.pem", "sandbox-idp.crt")
+    assert stat.S_IMODE(key_path.stat().st_mode) == 0o600
+    key_pem = key_path.read_bytes()
+    assert _public_key_der(key_pem, private=True) == _public_key_der(cert_path.read_bytes(), private=False)
+
+    cert_path.unlink()  # as if the worker that wrote the key had not written its certificate yet
+    ensure_key_pair(tmp_path / "keys")
+    cert_pem = cert_path.read_bytes()
+    assert key_path.read_bytes() == key_pem
+    assert _public_key_der(key_pem, private=True) == _public_key_der(cert_pem, private=False)
+
+    ensure_key_pair(tmp_path / "keys")
+    assert (key_path.read_bytes(), cert_path.read_bytes()) == (key_pem, cert_pem)
