@@ -224,13 +224,10 @@ def _signature_context(key: xmlsec.Key) -> xmlsec.SignatureContext:
     return context
 
 
-def _algorithm(element: etree._Element) -> str | None:
-    """The Algorithm of ``element``'s xenc:EncryptionMethod child, or None without exactly one."""
+def _encryption_method(element: etree._Element) -> etree._Element | None:
+    """``element``'s xenc:EncryptionMethod child, or None unless there is exactly one."""
     methods = element.findall(_XENC_ENCRYPTION_METHOD)
-    if len(methods) != 1:
-        return None
-    algorithm = methods[0].get("Algorithm")
-    return algorithm if isinstance(algorithm, str) else None
+    return methods[0] if len(methods) == 1 else None
 
 
 def _check_encrypted_data(encrypted_data: etree._Element) -> None:
@@ -244,15 +241,17 @@ def _check_encrypted_data(encrypted_data: etree._Element) -> None:
         raise DecryptError("EncryptedData must have Type Element")
     if any(element.tag in _INDIRECTIONS for element in encrypted_data.iter("*")):
         raise DecryptError("EncryptedData refers outside the document")
-    if _algorithm(encrypted_data) not in BLOCK_ENCRYPTION_ALGORITHMS:
+    data_method = _encryption_method(encrypted_data)
+    if data_method is None or data_method.get("Algorithm") not in BLOCK_ENCRYPTION_ALGORITHMS:
         raise DecryptError("block encryption algorithm not allowed")
     encrypted_keys = list(encrypted_data.iter(_XENC_ENCRYPTED_KEY))
     if len(encrypted_keys) != 1 or encrypted_keys[0].getparent() is not encrypted_data.find(_DS_KEY_INFO):
         raise DecryptError("EncryptedData must carry exactly one EncryptedKey in its KeyInfo")
     encrypted_key = encrypted_keys[0]
-    if _algorithm(encrypted_key) not in KEY_TRANSPORT_ALGORITHMS:
+    key_method = _encryption_method(encrypted_key)
+    if key_method is None or key_method.get("Algorithm") not in KEY_TRANSPORT_ALGORITHMS:
         raise DecryptError("key transport algorithm not allowed")
-    for parameter in encrypted_key.find(_XENC_ENCRYPTION_METHOD).iterchildren("*"):
+    for parameter in key_method.iterchildren("*"):
         algorithm = parameter.get("Algorithm")
         if parameter.tag == _DS_DIGEST_METHOD and algorithm in _OAEP_DIGESTS:
             continue
@@ -431,15 +430,16 @@ class PythonXmlsecBackend(saml2.sigver.CryptoBackend):  # type: ignore[misc]
             statement = pre_encrypt_assertion(statement)
         root = _parse(statement, EncryptError)
         if node_id:
-            targets = [e for e in root.iter("*") if e.get("ID") == node_id]
+            found: Any = [e for e in root.iter("*") if e.get("ID") == node_id]
         else:
-            targets = root.getroottree().xpath(node_xpath or ASSERT_XPATH)
-        if len(targets) != 1 or not isinstance(targets[0], etree._Element):
+            found = root.getroottree().xpath(node_xpath or ASSERT_XPATH)
+        targets = [e for e in found if isinstance(e, etree._Element)] if isinstance(found, list) else []
+        if len(targets) != 1:
             raise EncryptError("exactly one element to encrypt must be found")
         target = targets[0]
         # libxmlsec1 serializes the node without the namespace declarations it inherits; encrypting a
         # standalone copy makes the plaintext a complete document fragment for any recipient.
-        standalone = etree.fromstring(etree.tostring(target))
+        standalone = _parse(etree.tostring(target), EncryptError)
         encrypted_data = xmlsec.template.encrypted_data_create(
             standalone,
             xmlsec.constants.TransformAes256Gcm,
