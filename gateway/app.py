@@ -21,6 +21,7 @@ from gateway.errors import StoreUnavailable
 from gateway.login import views as login_views
 from gateway.login.binding import Binder
 from gateway.login.flow import LoginServices
+from gateway.observability.audit import Audit
 from gateway.oidc import views as oidc_views
 from gateway.oidc.clients import ClientRegistry
 from gateway.oidc.server import GatewayAuthorizationServer
@@ -111,6 +112,7 @@ def create_app(settings: Settings) -> Flask:
         providers=ProviderRegistry(providers),
         replay=ReplayGuard(store),
         binder=Binder(derive(keys.secret, "cookies"), secure=not settings.development),
+        audit=Audit(derive(keys.secret, "log pseudonyms")),
     )
 
     app = Flask(__name__, static_folder="web/static", template_folder="web/templates")

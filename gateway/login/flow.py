@@ -35,6 +35,7 @@ from gateway.login.transaction import LoginTransaction
 from gateway.login.transaction import Status
 from gateway.mapping.attributes import to_identity
 from gateway.mapping.loa import relay_acr
+from gateway.observability.audit import Audit
 from gateway.oidc.records import AuthenticatedUser
 from gateway.oidc.requests import AuthorizationRequest
 from gateway.oidc.requests import RedirectError
@@ -65,6 +66,7 @@ class LoginServices:
     providers: ProviderRegistry
     replay: ReplayGuard
     binder: Binder
+    audit: Audit
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +193,7 @@ def _send_upstream(
     )
     updated = transaction.upstream(provider.id, outgoing.request_id, loas)
     svc.records.put(store_keys.transaction(transaction.id), updated, svc.settings.lifetimes.transaction)
+    svc.audit.event("login.upstream", tx=transaction.id, client=transaction.client_id, provider=provider.id)
     return Redirect(outgoing.url, cookies)
 
 
@@ -227,6 +230,9 @@ def on_upstream_response(svc: LoginServices, relay_state: str | None, saml_respo
     except UpstreamError as error:
         # Reported at the resume step, in the browser that started the login.
         log.warning("upstream response refused", extra={"reason": error.detail, "tx": transaction.id})
+        svc.audit.event(
+            "login.failed", tx=transaction.id, client=transaction.client_id, provider=provider.id, error=error.code
+        )
         svc.records.put(key, transaction.failed(error.code, error.oidc_error), lifetime)
         return Redirect(f"{RESUME_PATH}?{urlencode({'tx': transaction.id})}")
     now = time.time()
@@ -240,6 +246,10 @@ def on_upstream_response(svc: LoginServices, relay_state: str | None, saml_respo
     session = sso.SsoSession(sid=sid, user=user, provider_id=provider.id, loa=identity.loa, created_at=int(now))
     sso.save(svc.records, session, svc.settings.lifetimes, now=now)
     svc.records.put(key, transaction.authenticated(user), lifetime)
+    svc.audit.event(
+        "login.authenticated", tx=transaction.id, client=transaction.client_id, provider=provider.id,
+        citizen=svc.audit.citizen(identity), loa=identity.loa, sid_hash=store_keys.digest(sid)[:16],
+    )  # fmt: skip
     return Redirect(f"{RESUME_PATH}?{urlencode({'tx': transaction.id})}")
 
 
@@ -279,6 +289,10 @@ def _issue_code(svc: LoginServices, params: dict[str, str], session: sso.SsoSess
     if not location:
         raise ClientError("server_error", "no authorization response was produced", status=500)
     updated = sso.with_client(session, params["client_id"])
+    svc.audit.event(
+        "login.code_issued", client=params["client_id"], citizen=svc.audit.citizen(session.user.identity),
+        provider=session.provider_id,
+    )  # fmt: skip
     sso.save(svc.records, updated, svc.settings.lifetimes, now=now)
     cookie = svc.binder.cookie(SESSION_COOKIE, session.sid, svc.settings.lifetimes.session_absolute)
     return Redirect(location, (cookie,))

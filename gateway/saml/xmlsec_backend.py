@@ -10,7 +10,8 @@ to its caller:
   took from trusted metadata, never from ``ds:KeyInfo`` in the message; the signature verified is the
   single enveloped ``ds:Signature`` child of exactly the element pysaml2 consumes, with one Reference to
   that element's own ID; no ID value may occur twice in the document (saml-core 1.3.4), which is what
-  stops signature wrapping; documents with a DOCTYPE are refused before anything else.
+  stops signature wrapping; documents with a DOCTYPE are refused before any signature or decryption
+  work, by a parser that loads nothing from outside the document.
 * Algorithms (Swedish eID Framework, Deployment Profile section 8): only the digest, signature,
   block-encryption and key-transport algorithms listed there are accepted, in both directions.
   libxmlsec1 accepts RSA-SHA1, SHA-1 digests, 3DES and RSA PKCS#1 v1.5 key transport by default.
@@ -69,8 +70,8 @@ _XENC11_MGF: Final = f"{{{NS_XENC11}}}MGF"
 _XENC11_DERIVED_KEY: Final = f"{{{NS_XENC11}}}DerivedKey"
 ENC_TYPE_ELEMENT: Final = f"{NS_XENC}Element"
 
-# saml-core 6.1 / 2.2.4, 2.7.3.2, 3.6.1: the SAML elements of EncryptedElementType, whose xenc:EncryptedData
-# pysaml2 asks us to decrypt (EncryptedAssertion, EncryptedID, EncryptedAttribute, NewEncryptedID).
+# The SAML elements of EncryptedElementType (saml-core 2.2.4), whose xenc:EncryptedData pysaml2 asks us to
+# decrypt: EncryptedID (2.2.4), EncryptedAssertion (2.3.4), EncryptedAttribute (2.7.3.2), NewEncryptedID (3.6.1).
 _ENCRYPTED_ELEMENT_PARENTS: Final = frozenset(
     {
         f"{{{NS_SAML}}}EncryptedAssertion",
@@ -284,7 +285,7 @@ def _serialize(root: etree._Element) -> str:
 
 
 def _new_id() -> str:
-    """A fresh xs:ID (an NCName, so it starts with a letter) for EncryptedData and EncryptedKey."""
+    """A fresh xs:ID for EncryptedData and EncryptedKey (an NCName: it must not start with a digit)."""
     return f"_{secrets.token_hex(16)}"
 
 

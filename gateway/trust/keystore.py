@@ -27,6 +27,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from gateway.trust.certs import generate_key_pair
+from gateway.trust.certs import self_signed
 
 ROLES = ("oidc-signing", "saml-signing", "saml-encryption")
 STAGES = ("next", "active", "previous")
@@ -77,26 +78,42 @@ def _file_name(role: str, stage: str, suffix: str) -> str:
 
 
 def _write_exclusive(path: Path, data: bytes, mode: int) -> None:
-    """Create ``path`` only if absent: the first writer wins, later ones keep its content."""
+    """Create ``path`` atomically and only if absent: the first writer wins, readers never see a partial file."""
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.link(temporary, path)
     except FileExistsError:
-        return
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+        pass
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def ensure_key_pair(keys_dir: Path, name: str, *, kind: str = "rsa") -> tuple[Path, Path]:
+    """``<name>.pem`` (0600) and ``<name>.crt`` in ``keys_dir``, created if missing; never overwritten.
+
+    The key is written first and the certificate is always made from the key on
+    disk, each file created atomically and exclusively, so processes starting at
+    the same time end up with one matching pair.
+    """
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    key_path, cert_path = keys_dir / f"{name}.pem", keys_dir / f"{name}.crt"
+    if not key_path.exists():
+        _write_exclusive(key_path, generate_key_pair(f"eid-gateway {name}", kind=kind).key_pem, 0o600)
+    if not cert_path.exists():
+        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+        cert = self_signed(key, f"eid-gateway {name}")  # type: ignore[arg-type]
+        _write_exclusive(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    return key_path, cert_path
 
 
 def generate_keys(keys_dir: Path, *, kind: str = "rsa", stage: str = "active", roles: tuple[str, ...] = ROLES) -> None:
-    """Create missing key files (private keys 0600). Existing keys are never overwritten."""
-    keys_dir.mkdir(parents=True, exist_ok=True)
+    """Create the missing keys of ``roles`` at ``stage`` and the secret seed."""
     for role in roles:
-        key_path = keys_dir / _file_name(role, stage, ".pem")
-        if key_path.exists():
-            continue
-        pair = generate_key_pair(f"eid-gateway {role}", kind="rsa" if role == "saml-encryption" else kind)
-        # The certificate first, so a reader never sees a private key without its certificate.
-        _write_exclusive(keys_dir / _file_name(role, stage, ".crt"), pair.cert_pem, 0o644)
-        _write_exclusive(key_path, pair.key_pem, 0o600)
+        name = _file_name(role, stage, "")
+        ensure_key_pair(keys_dir, name, kind="rsa" if role == "saml-encryption" else kind)
     _write_exclusive(keys_dir / "secret.key", secrets.token_hex(32).encode(), 0o600)
 
 

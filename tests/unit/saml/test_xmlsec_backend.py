@@ -1,9 +1,10 @@
 """gateway.saml.xmlsec_backend against real pysaml2 peers: an IdP on the xmlsec1 binary, real keys, no mocks.
 
-The IdP that produces messages for the gateway's SP runs pysaml2's stock xmlsec1 backend, so a misreading
-shared by the backend and its tests cannot pass unnoticed; the one exception is the encryption helper at
-the end, which builds EncryptedData by hand to reach algorithms and shapes the stock IdP cannot produce.
-Each refusal test names the rule it checks and fails when that rule is removed from the backend.
+Messages for the gateway's SP come from pysaml2's stock xmlsec1 backend, and what the backend itself signs
+and encrypts (the sandbox IdP's path) must also satisfy an SP on xmlsec1, so a misreading shared by the
+backend and its tests cannot pass unnoticed. The one exception is the encryption helper near the end, which
+builds EncryptedData by hand to reach algorithms and shapes the stock IdP cannot produce. Each refusal test
+names the rule it checks and fails when that rule is removed from the backend.
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ SHA256 = f"{NS_XENC}sha256"
 MGF1_SHA256 = f"{NS_XENC11}mgf1sha256"
 
 ATTRIBUTES = {"givenName": ["Testa"], "sn": ["Testsson"]}
+# xmlsec1 generates the session key from "--session-key <kind>-<bits>"; the template names the algorithm.
+_XMLSEC1_SESSION_KEY = {AES128_CBC: "aes-128", AES256_CBC: "aes-256", TRIPLEDES_CBC: "des-192"}
 
 
 @dataclass(frozen=True)
@@ -129,9 +132,7 @@ class ProfileXmlSec1(CryptoBackendXmlSec1):
         """Rewrite the template's algorithms, then let xmlsec1 encrypt."""
         template.encryption_method.algorithm = self.block_encryption
         template.key_info.encrypted_key.encryption_method.algorithm = self.key_transport
-        session_key = "des-192" if self.block_encryption == TRIPLEDES_CBC else "aes-256"
-        if self.block_encryption == AES128_CBC:
-            session_key = "aes-128"
+        session_key = _XMLSEC1_SESSION_KEY[self.block_encryption]
         return super().encrypt_assertion(statement, enc_key, template, session_key, node_xpath, node_id)
 
 

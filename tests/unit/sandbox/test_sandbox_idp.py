@@ -8,15 +8,12 @@ accepts, not one the gateway's own backend agrees with itself about.
 from __future__ import annotations
 
 import base64
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl
 from urllib.parse import urlsplit
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from lxml import etree
 from saml2 import BINDING_HTTP_POST
 from saml2 import BINDING_HTTP_REDIRECT
@@ -33,7 +30,6 @@ from saml2.xmldsig import SIG_RSA_SHA256
 
 from gateway.mapping.loa import LOA3
 from gateway.mapping.loa import LOA4
-from gateway.sandbox import ensure_key_pair
 from gateway.sandbox.identities import IDENTITIES
 from gateway.sandbox.idp import ASSURANCE_CERTIFICATION
 from gateway.sandbox.idp import STATUS_CANCEL
@@ -302,29 +298,3 @@ def test_offer_has_one_login_per_identity(idp: SandboxIdP, login: Login) -> None
 
 
 # -- key pair --------------------------------------------------------------------------------------
-
-
-def _public_key_der(pem: bytes, *, private: bool) -> bytes:
-    key = (
-        serialization.load_pem_private_key(pem, password=None).public_key()
-        if private
-        else x509.load_pem_x509_certificate(pem).public_key()
-    )
-    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-
-
-def test_key_pair_is_created_private_matching_and_kept(tmp_path: Path) -> None:
-    key_path, cert_path = ensure_key_pair(tmp_path / "keys")
-    assert (key_path.name, cert_path.name) == ("sandbox-idp.pem", "sandbox-idp.crt")
-    assert stat.S_IMODE(key_path.stat().st_mode) == 0o600
-    key_pem = key_path.read_bytes()
-    assert _public_key_der(key_pem, private=True) == _public_key_der(cert_path.read_bytes(), private=False)
-
-    cert_path.unlink()  # as if the worker that wrote the key had not written its certificate yet
-    ensure_key_pair(tmp_path / "keys")
-    cert_pem = cert_path.read_bytes()
-    assert key_path.read_bytes() == key_pem
-    assert _public_key_der(key_pem, private=True) == _public_key_der(cert_pem, private=False)
-
-    ensure_key_pair(tmp_path / "keys")
-    assert (key_path.read_bytes(), cert_path.read_bytes()) == (key_pem, cert_pem)
