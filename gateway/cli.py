@@ -1,4 +1,4 @@
-"""`eid-gateway`: serve, check the configuration, manage keys and show SP metadata.
+"""`eid-gateway`: serve, check the configuration, manage and roll over keys, refresh and inspect metadata.
 
 Every command that reads configuration reports all problems at once, each
 naming its file and key, and exits non-zero when there is any.
@@ -66,6 +66,37 @@ def _keys_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _keys_status(args: argparse.Namespace) -> int:
+    from gateway.trust import admin
+
+    return admin.keys_status(_settings_or_exit(args), sys.stdout)
+
+
+def _keys_step(args: argparse.Namespace) -> int:
+    from gateway.observability.logging import configure
+    from gateway.trust import admin
+
+    configure()  # the step's audit event goes to stderr as JSON
+    settings = _settings_or_exit(args)
+    kind = getattr(args, "kind", "rsa")
+    force = getattr(args, "force", False)
+    return admin.keys_step(settings, sys.stdout, step=args.sub, role=args.role, kind=kind, force=force)
+
+
+def _metadata_refresh(args: argparse.Namespace) -> int:
+    from gateway.observability.logging import configure
+    from gateway.trust import admin
+
+    configure()  # the refresh's events (failures, audit of changes) go to stderr as JSON
+    return admin.metadata_refresh(_settings_or_exit(args), sys.stdout, only=args.source)
+
+
+def _metadata_status(args: argparse.Namespace) -> int:
+    from gateway.trust import admin
+
+    return admin.metadata_status(_settings_or_exit(args), sys.stdout, as_json=args.json)
+
+
 def _settings_or_exit(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     try:
         return load_settings(args.config)
@@ -74,11 +105,13 @@ def _settings_or_exit(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def _metadata_sp(args: argparse.Namespace) -> int:
-    from gateway.app import create_app
-    from gateway.saml.sp_metadata import sp_metadata_xml
+    from gateway.trust.admin import sp_metadata
 
-    app = create_app(_settings_or_exit(args))
-    xml = sp_metadata_xml(app.extensions["eid_gateway"].login.sp)
+    try:
+        xml = sp_metadata(_settings_or_exit(args), args.sp)
+    except LookupError as exc:
+        print(exc, file=sys.stderr)  # noqa: T201
+        return 2
     if args.output:
         Path(args.output).write_text(xml, encoding="utf-8")
     else:
@@ -103,14 +136,37 @@ def build_parser() -> argparse.ArgumentParser:
     keys = commands.add_parser("keys", help="the gateway's own keys").add_subparsers(dest="sub", required=True)
     generate = keys.add_parser("generate", help="create missing keys (never overwrites)")
     generate.add_argument("--dir", help="keys directory (default: keys_dir from config)")
-    generate.add_argument("--kind", choices=("rsa", "ec"), default="rsa")
+    generate.add_argument("--kind", choices=("rsa", "ec"), default="rsa", help="for oidc-signing; SAML keys are RSA")
     generate.add_argument("--stage", choices=("active", "next"), default="active")
     generate.set_defaults(func=_keys_generate)
+    keys.add_parser("status", help="each key's role, stage and age").set_defaults(func=_keys_status)
+    from gateway.trust.keystore import ROLES
+
+    steps = {
+        "rollover": "create and publish a next key (it signs nothing yet)",
+        "activate": "make the next key active; the active one becomes previous",
+        "retire": "delete the previous key after the grace period",
+    }
+    for step, text in steps.items():
+        command = keys.add_parser(step, help=text)
+        command.add_argument("--role", choices=ROLES, required=True)
+        if step == "rollover":
+            command.add_argument("--kind", choices=("rsa", "ec"), default="rsa", help="ec: oidc-signing only")
+        else:
+            command.add_argument("--force", action="store_true", help="skip the waiting period")
+        command.set_defaults(func=_keys_step)
 
     metadata = commands.add_parser("metadata", help="SAML metadata").add_subparsers(dest="sub", required=True)
     sp = metadata.add_parser("sp", help="write the SP's metadata")
     sp.add_argument("--output", help="file to write (default: stdout)")
+    sp.add_argument("--sp", help="a further SP entity's id from saml.service_providers (default: the main SP)")
     sp.set_defaults(func=_metadata_sp)
+    refresh = metadata.add_parser("refresh", help="fetch, verify and install provider metadata now")
+    refresh.add_argument("--source", help="only the source with this name")
+    refresh.set_defaults(func=_metadata_refresh)
+    status = metadata.add_parser("status", help="what is trusted, since when, and what expires")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(func=_metadata_status)
     return parser
 
 

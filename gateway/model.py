@@ -50,3 +50,16 @@ class Identity:
     attributes: Attributes = field(default_factory=dict)
     authenticating_authority: str | None = None
     transaction_identifier: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UserMessage:
+    """A message the e-service wants the e-ID provider to show the citizen (OSRPAR 2.1, UMSG 2).
+
+    ``messages`` maps a language tag to the message, base64 of its UTF-8 text as
+    both the OIDC parameter and the SAML extension carry it; the first entry is
+    the default one. ``mime_type`` is ``text/plain`` or ``text/markdown``.
+    """
+
+    messages: tuple[tuple[str, str], ...]
+    mime_type: str = "text/plain"

@@ -18,7 +18,10 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field
+from dataclasses import replace
 from urllib.parse import urlencode
 
 from authlib.oauth2 import OAuth2Error
@@ -34,12 +37,15 @@ from gateway.login.binding import CookieSpec
 from gateway.login.transaction import LoginTransaction
 from gateway.login.transaction import Status
 from gateway.mapping.attributes import to_identity
+from gateway.mapping.loa import acceptable_upstream
 from gateway.mapping.loa import relay_acr
 from gateway.observability.audit import Audit
 from gateway.oidc.records import AuthenticatedUser
 from gateway.oidc.requests import AuthorizationRequest
 from gateway.oidc.requests import RedirectError
 from gateway.oidc.server import GatewayAuthorizationServer
+from gateway.providers.registry import PERSONAL_IDENTITY_NUMBER
+from gateway.providers.registry import Candidate
 from gateway.providers.registry import ProviderRegistry
 from gateway.saml.acs import Expectation
 from gateway.saml.acs import verify_response
@@ -67,6 +73,8 @@ class LoginServices:
     replay: ReplayGuard
     binder: Binder
     audit: Audit
+    service_providers: Mapping[str, ServiceProvider] = field(default_factory=dict)
+    """Further SP entities by id (`saml.service_providers`); `sp` is the default one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,43 +114,72 @@ def redirect_for(error: RedirectError, issuer: str) -> str:
     return _error_redirect(error.redirect_uri, error.error, error.state, issuer, error.description)
 
 
-def _acceptable_loas(svc: LoginServices, request: AuthorizationRequest) -> tuple[str, ...]:
-    return tuple(request.acr_values) or tuple(svc.providers.acr_values_supported())
+def _candidates(svc: LoginServices, transaction: LoginTransaction) -> tuple[list[Candidate], str | None]:
+    """The providers that can serve ``transaction``, narrowed by its authnProvider hint, and a hinted country."""
+    return svc.providers.hinted(svc.providers.serving(transaction.acceptable_loas), transaction.provider_hint)
 
 
 def start(svc: LoginServices, request: AuthorizationRequest, session_sid: str | None) -> Outcome:
-    """Store the login and decide its next step."""
+    """Store the login and decide its next step.
+
+    - acr: the client's values become the upstream LoAs it accepts
+      (`acceptable_upstream`: a voluntary value is a minimum within its family,
+      an essential one is exact; the relay policy is undone);
+    - prompt: Sweden Connect mode treats a missing prompt as `login` (SCOIDC
+      2.2.1); `login`, or any `max_age` when the provider must be asked,
+      sends ForceAuthn (OSPROF 2.1.4; OIDC Core 3.1.2.1: re-authenticate
+      when max_age may be exceeded, and the provider's own SSO age is
+      unknown here); `none` sends IsPassive, and only when one provider can
+      serve, since no chooser may be shown (OIDC Core 3.1.2.1), and never in
+      Sweden Connect mode, where only a session of the same client counts
+      (SCOIDC 2.2.1).
+    """
 
     def fail(error: str, description: str) -> RedirectError:
         return RedirectError(error, description, redirect_uri=request.redirect_uri, state=request.state)
 
     now = time.time()
-    acceptable = _acceptable_loas(svc, request)
+    settings = svc.settings
+    prompt = request.prompt or (("login",) if settings.sweden_connect else ())
+    acceptable = acceptable_upstream(request.acr_values, essential=request.essential_acr, policy=settings.acr_policy)
+    if request.acr_values and not acceptable:
+        raise fail("unmet_authentication_requirements", "no level of assurance the gateway can state is requested")
     session = sso.find(svc.records, session_sid)
     if session is not None and sso.fits(
-        session, prompt=request.prompt, max_age=request.max_age, acceptable_loas=acceptable, now=now
+        session,
+        prompt=prompt,
+        max_age=request.max_age,
+        acceptable_loas=acceptable or svc.providers.loas_offered(),
+        now=now,
+        same_client=request.client_id if settings.sweden_connect else None,
     ):
         return _issue_code(svc, request.params, session, now)
-    if "none" in request.prompt:
-        raise fail("login_required", "no session satisfies the request")
-    candidates = svc.providers.serving(request.acr_values)
-    if request.authn_provider:
-        candidates = [(p, loas) for p, loas in candidates if p.entity_id == request.authn_provider]
-    if not candidates:
-        raise fail("unmet_authentication_requirements", "no e-ID provider offers the requested acr")
-    force = "login" in request.prompt or (
-        request.max_age is not None and session is not None and now - session.user.auth_time > request.max_age
-    )
+    passive = "none" in prompt
+    client = svc.oidc.context.clients.get(request.client_id)
     transaction = LoginTransaction(
         id=secrets.token_urlsafe(24),
         client_id=request.client_id,
         params=request.params,
         acr_values=request.acr_values,
         essential_acr=request.essential_acr,
-        force_authn=force,
+        force_authn=not passive and ("login" in prompt or request.max_age is not None),
         created_at=int(now),
         csrf=secrets.token_urlsafe(24),
+        acceptable_loas=acceptable,
+        provider_hint=request.authn_provider,
+        is_passive=passive,
+        principal_hint=request.principal_hint,
+        user_message=request.user_message,
+        sp_id=client.settings.sp if client is not None else None,
     )
+    candidates, country = _candidates(svc, transaction)
+    if not candidates:
+        raise fail("unmet_authentication_requirements", "no e-ID provider offers the requested acr")
+    if passive and (settings.sweden_connect or len(candidates) != 1):
+        # SCOIDC 2.2.1 answers login_required when no session of this client fits; elsewhere a
+        # passive request needs a single provider, since no chooser may be shown.
+        raise fail("login_required", "no session satisfies the request")
+    transaction = replace(transaction, country=country)
     lifetime = svc.settings.lifetimes.transaction
     cookie = svc.binder.cookie(TX_COOKIE, transaction.id, lifetime)
     if len(candidates) == 1:
@@ -165,13 +202,26 @@ def load_transaction(svc: LoginServices, tx_id: str | None, cookie_tx: str | Non
     return transaction
 
 
+def chooser_for(svc: LoginServices, transaction: LoginTransaction, csrf: str | None = None) -> Chooser:
+    """The chooser again, for a login still waiting for a choice (language switch, missing choice, forget).
+
+    ``csrf`` is checked when the request is a POST (a GET that only shows the page carries none).
+    The providers are those `choose` accepts for this transaction.
+    """
+    if csrf is not None and not secrets.compare_digest(transaction.csrf, csrf):
+        raise CitizenError("session_mismatch", "chooser CSRF token mismatch")
+    if transaction.status is not Status.STARTED:
+        raise CitizenError("expired", "transaction is not waiting for a choice")
+    return Chooser(transaction, tuple(p for p, _ in _candidates(svc, transaction)[0]))
+
+
 def choose(svc: LoginServices, transaction: LoginTransaction, provider_id: str, csrf: str) -> Outcome:
     """The citizen picked ``provider_id`` on the chooser."""
     if not secrets.compare_digest(transaction.csrf, csrf or ""):
         raise CitizenError("session_mismatch", "chooser CSRF token mismatch")
     if transaction.status is not Status.STARTED:
         raise CitizenError("expired", "transaction is not waiting for a choice")
-    for provider, loas in svc.providers.serving(transaction.acr_values):
+    for provider, loas in _candidates(svc, transaction)[0]:
         if provider.id == provider_id:
             return _send_upstream(svc, transaction, provider, loas, ())
     raise CitizenError("unknown_provider", "chosen provider does not serve this request")
@@ -184,17 +234,45 @@ def _send_upstream(
     loas: tuple[str, ...],
     cookies: tuple[CookieSpec, ...],
 ) -> Redirect:
+    # PSC 3, UMSG 3: the extensions go only to providers that declare support.
+    principal: tuple[tuple[str, str], ...] = ()
+    if transaction.principal_hint and PERSONAL_IDENTITY_NUMBER in svc.providers.principal_selection(provider):
+        principal = ((PERSONAL_IDENTITY_NUMBER, transaction.principal_hint),)
+    user_message = transaction.user_message if svc.providers.user_message(provider) else None
+    countries = (transaction.country,) if transaction.country and provider.country_hint else provider.countries
     outgoing = build_authn_request(
-        svc.sp,
+        _service_provider(svc, transaction.sp_id),
         provider.entity_id,
         loas=loas,
         relay_state=transaction.id,
         force_authn=transaction.force_authn,
+        is_passive=transaction.is_passive,
+        principal=principal,
+        user_message=user_message,
+        countries=countries,
     )
     updated = transaction.upstream(provider.id, outgoing.request_id, loas)
     svc.records.put(store_keys.transaction(transaction.id), updated, svc.settings.lifetimes.transaction)
     svc.audit.event("login.upstream", tx=transaction.id, client=transaction.client_id, provider=provider.id)
     return Redirect(outgoing.url, cookies)
+
+
+def _service_provider(svc: LoginServices, sp_id: str | None) -> ServiceProvider:
+    """The SP entity a client logs in through (TAR 3.4: one per attribute profile); the default when none."""
+    if sp_id is None:
+        return svc.sp
+    sp = svc.service_providers.get(sp_id)
+    if sp is None:
+        raise CitizenError("expired", "the client's SP entity is no longer configured")
+    return sp
+
+
+def _attribute_set(svc: LoginServices, sp_id: str | None, provider: ProviderSettings) -> str:
+    """What the response must contain: the SP entity's attribute set if it has one, else the provider's."""
+    for sp in svc.settings.saml.service_providers:
+        if sp.id == sp_id and sp.attribute_set:
+            return sp.attribute_set
+    return provider.attribute_set
 
 
 def on_upstream_response(svc: LoginServices, relay_state: str | None, saml_response: str | None) -> Redirect:
@@ -215,16 +293,18 @@ def on_upstream_response(svc: LoginServices, relay_state: str | None, saml_respo
         provider_entity_id=provider.entity_id,
         requested_loas=transaction.requested_loas,
         require_encryption=provider.require_encryption,
+        authn_not_before=transaction.created_at if transaction.force_authn else None,
     )
     client = svc.oidc.context.clients.get(transaction.client_id)
     lifetime = svc.settings.lifetimes.transaction
     key = store_keys.transaction(transaction.id)
     try:
-        result = verify_response(svc.sp, saml_response, expectation, svc.replay)
+        sp = _service_provider(svc, transaction.sp_id)
+        result = verify_response(sp, saml_response, expectation, svc.replay)
         identity = to_identity(
             result,
             provider_id=provider.id,
-            attribute_set=provider.attribute_set,
+            attribute_set=_attribute_set(svc, transaction.sp_id, provider),
             accept_coordination_number=bool(client and client.settings.accept_coordination_number),
         )
     except UpstreamError as error:
@@ -265,7 +345,7 @@ def resume(svc: LoginServices, tx_id: str | None, cookie_tx: str | None) -> Redi
             params["redirect_uri"], transaction.oidc_error or "access_denied", params.get("state"),
             svc.settings.issuer,
         )  # fmt: skip
-        if transaction.error == "cancelled":
+        if _straight_back(transaction):
             return Redirect(url, clear_cookies=(TX_COOKIE,))
         raise UpstreamError(transaction.error or "provider_error", "resume: login failed", continue_url=url)
     if transaction.status is not Status.AUTHENTICATED or transaction.user is None:
@@ -275,6 +355,20 @@ def resume(svc: LoginServices, tx_id: str | None, cookie_tx: str | None) -> Redi
         raise CitizenError("expired", "resume: session expired")
     outcome = _issue_code(svc, params, session, time.time())
     return Redirect(outcome.url, outcome.cookies, clear_cookies=(TX_COOKIE,))
+
+
+def _straight_back(transaction: LoginTransaction) -> bool:
+    """Whether a failed login goes back to the client without an error page first.
+
+    The citizen who cancelled knows (OSPROF 2.3); `prompt=none` must show no
+    page at all (OIDC Core 3.1.2.1); an essential acr that was not met is the
+    client's hard requirement, answered with `unmet_authentication_requirements`
+    (OSPROF 2.1.6). Every other failure shows the citizen a page first, with a
+    link that returns the error to the e-service (OSPROF 2.3).
+    """
+    if transaction.error == "cancelled" or transaction.is_passive:
+        return True
+    return transaction.essential_acr and transaction.oidc_error == "unmet_authentication_requirements"
 
 
 def _issue_code(svc: LoginServices, params: dict[str, str], session: sso.SsoSession, now: float) -> Redirect:

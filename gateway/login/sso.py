@@ -47,11 +47,19 @@ def fits(
     max_age: int | None,
     acceptable_loas: Sequence[str],
     now: float,
+    same_client: str | None = None,
 ) -> bool:
-    """Whether ``session`` may answer a new authorization request without the provider."""
+    """Whether ``session`` may answer a new authorization request without the provider.
+
+    ``same_client`` restricts SSO to a session that already logged that client
+    in: Sweden Connect mode, where a session of another e-service does not count
+    (SCOIDC 2.2.1).
+    """
     if "login" in prompt:
         return False
     if max_age is not None and now - session.user.auth_time > max_age:
+        return False
+    if same_client is not None and same_client not in session.clients:
         return False
     return session.loa in acceptable_loas
 

@@ -12,6 +12,7 @@ import enum
 from dataclasses import dataclass
 from dataclasses import replace
 
+from gateway.model import UserMessage
 from gateway.oidc.records import AuthenticatedUser
 
 
@@ -43,6 +44,17 @@ class LoginTransaction:
     user: AuthenticatedUser | None = None
     error: str | None = None
     oidc_error: str | None = None
+    acceptable_loas: tuple[str, ...] = ()
+    """Upstream LoAs the client accepts (`gateway.mapping.loa.acceptable_upstream`); empty: any offered."""
+    provider_hint: str | None = None
+    """The request's authnProvider value, which narrows the providers offered."""
+    is_passive: bool = False
+    principal_hint: str | None = None
+    user_message: UserMessage | None = None
+    country: str | None = None
+    """A country preselected through an eIDAS proxy-service authnProvider hint (REG 3.1.9.1)."""
+    sp_id: str | None = None
+    """The SP entity the client logs in through (`saml.service_providers`); None: the default one."""
 
     def upstream(self, provider_id: str, request_id: str, loas: tuple[str, ...]) -> LoginTransaction:
         """The citizen was sent to ``provider_id`` with AuthnRequest ``request_id``."""

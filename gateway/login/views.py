@@ -1,8 +1,17 @@
-"""Browser routes of a login: authorize, choose, ACS, resume. Each parses, calls the flow, renders."""
+"""Browser routes of a login: authorize, choose, ACS, resume. Each parses, calls the flow, renders.
+
+The chooser is one form (radio buttons, a submit button; no JavaScript) protected against CSRF by a
+per-transaction token and the SameSite=Lax transaction cookie. It can be shown again by GET for the
+same transaction (the language switch), and it can remember the citizen's choice on this device in
+a signed cookie, only when the citizen ticks the box; the page offers to forget it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
+from typing import Final
 
 from flask import Blueprint
 from flask import Response
@@ -10,15 +19,70 @@ from flask import current_app
 from flask import redirect
 from flask import render_template
 from flask import request
+from flask import url_for
 
 from gateway.login import flow
 from gateway.login.binding import SESSION_COOKIE
 from gateway.login.binding import TX_COOKIE
+from gateway.login.transaction import LoginTransaction
 from gateway.oidc.requests import parse_authorization
-from gateway.web.i18n import negotiate
-from gateway.web.i18n import translate
+from gateway.settings.schema import ProviderSettings
+from gateway.web.branding import branding
+from gateway.web.i18n import page_language
+from gateway.web.i18n import set_switch_target
 
 blueprint = Blueprint("login", __name__)
+
+REMEMBER_COOKIE: Final = "eidgw_provider"
+REMEMBER_MAX_AGE: Final = 365 * 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class ChooserEntry:
+    """One provider as the chooser shows it, in the page's language."""
+
+    id: str
+    name: str
+    help: str
+    logo_url: str | None
+
+
+def _localized(texts: Mapping[str, str], language: str) -> str:
+    return texts.get(language) or texts.get("sv") or next(iter(texts.values()), "")
+
+
+def _entry(provider: ProviderSettings, language: str) -> ChooserEntry:
+    return ChooserEntry(
+        id=provider.id,
+        name=_localized(provider.display_name, language) or provider.id,
+        help=_localized(provider.description, language) if provider.description else "",
+        logo_url=branding().provider_logo_url(provider.id),
+    )
+
+
+def _chooser_page(outcome: flow.Chooser, *, missing_choice: bool = False) -> Response:
+    """The chooser for ``outcome``; its language switch shows it again for the same transaction."""
+    language = page_language()
+    transaction = outcome.transaction
+    brand = branding().client(transaction.client_id)
+    offered = {p.id for p in outcome.providers}
+    remembered = _cookie_value(REMEMBER_COOKIE, REMEMBER_MAX_AGE)
+    remembered = remembered if remembered in offered else None
+    set_switch_target(url_for("login.show_chooser", tx=transaction.id))
+    html = render_template(
+        "chooser.html",
+        brand_name=brand.name(language),
+        brand_logo=brand.logo_url,
+        theme_css=brand.css_url,
+        client_name=brand.name(language),
+        providers=[_entry(p, language) for p in outcome.providers],
+        tx=transaction.id,
+        csrf=transaction.csrf,
+        remembered=remembered,
+        selected=remembered,
+        missing_choice=missing_choice,
+    )
+    return Response(html, status=400 if missing_choice else 200)
 
 
 def _services() -> flow.LoginServices:
@@ -29,22 +93,9 @@ def _cookie_value(name: str, max_age: int) -> str | None:
     return _services().binder.read(name, request.cookies.get(name), max_age)
 
 
-def _render(outcome: flow.Outcome, *, status: int = 302, lang: str = "sv") -> Response:
-    services = _services()
+def _render(outcome: flow.Outcome, *, status: int = 302) -> Response:
     if isinstance(outcome, flow.Chooser):
-        client = services.oidc.context.clients.get(outcome.transaction.client_id)
-        names = client.settings.display_name if client else {}
-        response = Response(
-            render_template(
-                "chooser.html",
-                lang=lang,
-                t=lambda key, **values: translate(lang, key, **values),
-                client_name=names.get(lang) or names.get("sv") or outcome.transaction.client_id,
-                providers=outcome.providers,
-                tx=outcome.transaction.id,
-                csrf=outcome.transaction.csrf,
-            )
-        )
+        response = _chooser_page(outcome)
     else:
         response = redirect(outcome.url, status)
         for name in outcome.clear_cookies:
@@ -62,28 +113,57 @@ def _render(outcome: flow.Outcome, *, status: int = 302, lang: str = "sv") -> Re
     return response
 
 
-def _language() -> str:
-    return negotiate(request.args.get("ui_locales", "").split(), [lang for lang, _ in request.accept_languages])
-
-
 @blueprint.get("/authorize")
 def authorize() -> Response:
     """OIDC authorization endpoint (OIDC Core 3.1.2)."""
     services = _services()
     auth_request = parse_authorization(services.oidc, request)
     session_sid = _cookie_value(SESSION_COOKIE, services.settings.lifetimes.session_absolute)
-    lang = negotiate(auth_request.ui_locales, [lang for lang, _ in request.accept_languages])
-    return _render(flow.start(services, auth_request, session_sid), lang=lang)
+    page_language()  # settles this login's language now (ui_locales), for the pages after the provider's
+    return _render(flow.start(services, auth_request, session_sid))
+
+
+def _transaction(tx_id: str | None) -> LoginTransaction:
+    services = _services()
+    tx_cookie = _cookie_value(TX_COOKIE, services.settings.lifetimes.transaction)
+    return flow.load_transaction(services, tx_id, tx_cookie)
+
+
+@blueprint.get("/login/choose")
+def show_chooser() -> Response:
+    """The chooser again for this browser's login (the language switch links here)."""
+    return _chooser_page(flow.chooser_for(_services(), _transaction(request.args.get("tx"))))
 
 
 @blueprint.post("/login/choose")
 def choose() -> Response:
-    """The chooser form: the citizen picked a provider."""
+    """The chooser form: the citizen picked a provider (or pressed Continue without one)."""
     services = _services()
-    tx_cookie = _cookie_value(TX_COOKIE, services.settings.lifetimes.transaction)
-    transaction = flow.load_transaction(services, request.form.get("tx"), tx_cookie)
-    outcome = flow.choose(services, transaction, request.form.get("provider", ""), request.form.get("csrf", ""))
-    return _render(outcome, status=303)
+    transaction = _transaction(request.form.get("tx"))
+    provider_id = request.form.get("provider", "")
+    csrf = request.form.get("csrf", "")
+    if not provider_id:
+        return _chooser_page(flow.chooser_for(services, transaction, csrf), missing_choice=True)
+    response = _render(flow.choose(services, transaction, provider_id, csrf), status=303)
+    if request.form.get("remember"):
+        remember = services.binder.cookie(REMEMBER_COOKIE, provider_id, REMEMBER_MAX_AGE)
+        response.set_cookie(
+            remember.name, remember.value, max_age=remember.max_age, path="/", secure=remember.secure,
+            httponly=True, samesite="Lax",
+        )  # fmt: skip
+    else:
+        response.delete_cookie(REMEMBER_COOKIE, path="/")
+    return response
+
+
+@blueprint.post("/login/forget")
+def forget() -> Any:
+    """Forget the remembered choice, then show the chooser again."""
+    transaction = _transaction(request.form.get("tx"))
+    flow.chooser_for(_services(), transaction, request.form.get("csrf", ""))
+    response = redirect(url_for("login.show_chooser", tx=transaction.id), 303)
+    response.delete_cookie(REMEMBER_COOKIE, path="/")
+    return response
 
 
 @blueprint.post("/saml/acs")
@@ -98,4 +178,4 @@ def resume() -> Any:
     """Same-site step that binds the completed login to the browser that started it."""
     services = _services()
     tx_cookie = _cookie_value(TX_COOKIE, services.settings.lifetimes.transaction)
-    return _render(flow.resume(services, request.args.get("tx"), tx_cookie), lang=_language())
+    return _render(flow.resume(services, request.args.get("tx"), tx_cookie))

@@ -130,3 +130,45 @@ def relay_acr(loa: str, policy: str) -> str:
     if policy == "uncertified":
         return _UNCERTIFIED.get(loa, loa)
     raise ValueError(f"unknown acr relay policy {policy!r}; expected one of {RELAY_POLICIES}")
+
+
+def upstream_for(acr: str, policy: str) -> tuple[str, ...]:
+    """The upstream URIs that :func:`relay_acr` turns into ``acr`` under ``policy``.
+
+    The inverse of the relay policy, so a client's ``acr_values`` (stated in the
+    gateway's own terms, e.g. ``uncertified-loa3`` for an unaudited proxy) become
+    the URIs the providers offer and an AuthnRequest can name (REG 3.1.1.2).
+    Under ``"uncertified"``, ``uncertified-loa3`` comes from ``loa3`` and from a
+    provider that already emits ``uncertified-loa3`` (a BankID IdP); ``loa3``
+    itself comes from nothing, since the gateway never emits it.
+    """
+    if policy == "as-is":
+        return (acr,)
+    sources = [loa for loa, relayed in _UNCERTIFIED.items() if relayed == acr]
+    if relay_acr(acr, policy) == acr:
+        sources.insert(0, acr)
+    return tuple(sources)
+
+
+def acceptable_upstream(acr_values: Sequence[str], *, essential: bool, policy: str) -> tuple[str, ...]:
+    """Every upstream URI whose relayed ``acr`` the client accepts, in the client's order.
+
+    A voluntary request (``acr_values``, or ``claims`` without ``essential``) names
+    the minimum the client wants: each value is widened with :func:`acceptable`
+    to the same level and those above within its family (TAR 1.2.2), because a
+    loa4 citizen satisfies an e-service that asks for loa3 and the exact matching
+    of DP 5.3.1 would otherwise turn them away. An essential ``acr`` with
+    ``values`` is a hard requirement that the ID token's ``acr`` be one of them
+    (OIDC Core 5.5.1.1, OSPROF 2.1.6), so it is kept exact. An empty result with
+    non-empty ``acr_values`` means nothing the gateway can relay satisfies them.
+    """
+    found: list[str] = []
+    for acr in acr_values:
+        for loa in upstream_for(acr, policy):
+            found.extend((loa,) if essential else acceptable(loa))
+    return tuple(dict.fromkeys(found))
+
+
+def relayed_acr_values(offered: Sequence[str], policy: str) -> tuple[str, ...]:
+    """The ``acr`` values the gateway can state for what its providers offer (``acr_values_supported``)."""
+    return tuple(dict.fromkeys(relay_acr(loa, policy) for loa in offered))

@@ -49,8 +49,8 @@ class Client(ClientMixin):  # type: ignore[misc]
         return hmac.compare_digest(expected.encode(), client_secret.encode())
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        """Only the one method the client registered is accepted."""
-        return endpoint == "token" and method == self.settings.auth_method
+        """Only the one method the client registered, at the token and PAR endpoints (RFC 9126 2)."""
+        return endpoint in ("token", "par") and method == self.settings.auth_method
 
     def check_response_type(self, response_type: str) -> bool:
         """Code flow only (Swedish OIDC profile 2)."""

@@ -1,4 +1,12 @@
-"""OpenID Provider metadata (OIDC Discovery 3, RFC 8414): only what the gateway really supports."""
+"""OpenID Provider metadata (OIDC Discovery 3, RFC 8414): only what the gateway really supports.
+
+The Swedish OIDC profile 5.2 lists what the document MUST contain; the
+Sweden Connect profile 2.1 adds `ui_locales_supported` with sv and en; the
+request parameter extensions (OSRPAR 2.1-2.2) are announced with their
+`https://id.oidc.se/disco/...` names. `acr_values_supported` are the levels
+the configured providers offer, as the relay policy states them; every scope
+listed brings its claims into `claims_supported`.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +15,32 @@ from typing import Any
 
 from gateway.mapping.claims import SUPPORTED_SCOPES
 from gateway.mapping.claims import supported_claims
+from gateway.oidc.request_object import SIGNING_ALGS
+from gateway.oidc.user_message import MIME_TYPES
+
+DISCO = "https://id.oidc.se/disco/"
 
 
-def provider_metadata(issuer: str, acr_values: Sequence[str], signing_alg: str) -> dict[str, Any]:
+def provider_metadata(
+    issuer: str,
+    acr_values: Sequence[str],
+    signing_alg: str,
+    *,
+    sweden_connect: bool = False,
+    user_message_supported: bool = False,
+) -> dict[str, Any]:
     """The discovery document for ``issuer``."""
+    auth_methods = (
+        ["private_key_jwt"] if sweden_connect else ["private_key_jwt", "client_secret_basic", "client_secret_post"]
+    )
     return {
         "issuer": issuer,
         "authorization_endpoint": f"{issuer}/authorize",
         "token_endpoint": f"{issuer}/token",
         "userinfo_endpoint": f"{issuer}/userinfo",
         "jwks_uri": f"{issuer}/jwks",
+        "pushed_authorization_request_endpoint": f"{issuer}/par",
+        "require_pushed_authorization_requests": False,
         "scopes_supported": list(SUPPORTED_SCOPES),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
@@ -24,16 +48,20 @@ def provider_metadata(issuer: str, acr_values: Sequence[str], signing_alg: str) 
         "subject_types_supported": ["pairwise", "public"],
         "id_token_signing_alg_values_supported": [signing_alg],
         "userinfo_signing_alg_values_supported": [signing_alg],
-        "token_endpoint_auth_methods_supported": ["private_key_jwt", "client_secret_basic", "client_secret_post"],
-        "token_endpoint_auth_signing_alg_values_supported": ["RS256", "PS256", "ES256"],
+        "request_object_signing_alg_values_supported": list(SIGNING_ALGS),
+        "token_endpoint_auth_methods_supported": auth_methods,
+        "token_endpoint_auth_signing_alg_values_supported": list(SIGNING_ALGS),
         "code_challenge_methods_supported": ["S256"],
         "acr_values_supported": list(acr_values),
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "sid",
                              *supported_claims(SUPPORTED_SCOPES)],
         "claims_parameter_supported": True,
-        "request_parameter_supported": False,
+        "request_parameter_supported": True,
         "request_uri_parameter_supported": False,
         "prompt_values_supported": ["none", "login"],
         "ui_locales_supported": ["sv", "en"],
         "authorization_response_iss_parameter_supported": True,
+        DISCO + "userMessageSupported": user_message_supported,
+        DISCO + "userMessageSupportedMimeTypes": list(MIME_TYPES),
+        DISCO + "authnProviderSupported": True,
     }  # fmt: skip

@@ -53,9 +53,10 @@ def identity_claims(
 
 
 def sign(claims: dict[str, Any], keys: SigningKeys, typ: str = "JWT") -> str:
-    """Sign with the active key, its `kid` in the header."""
-    header = {"alg": keys.alg, "kid": keys.kid, "typ": typ}
-    return jwt.encode(header, claims, keys.active_key, algorithms=[keys.alg])
+    """Sign with the active key, its `kid` in the header (one snapshot: a rollover cannot split them)."""
+    active = keys.current()
+    header = {"alg": active.alg, "kid": active.kid, "typ": typ}
+    return jwt.encode(header, claims, active.key, algorithms=[active.alg])
 
 
 def id_token(

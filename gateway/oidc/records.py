@@ -78,3 +78,11 @@ class RedeemedCode:
     """Left behind by a redeemed code, so its reuse can revoke what it issued (RFC 6749 4.1.2)."""
 
     access_token_hashes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PushedRequest:
+    """A pushed authorization request (RFC 9126 2.2): the validated parameters, for one client, used once."""
+
+    client_id: str
+    params: dict[str, str]

@@ -14,12 +14,13 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 from urllib.parse import urlencode
 
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
 from authlib.oauth2.rfc6749 import AuthorizationServer
-from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oauth2.rfc6749 import InvalidClientError
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
@@ -31,6 +32,8 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from gateway.oidc import id_token
+from gateway.oidc.client_keys import ClientKeys
+from gateway.oidc.client_keys import ClientKeysUnavailable
 from gateway.oidc.clients import PRIVATE_KEY_JWT
 from gateway.oidc.clients import Client
 from gateway.oidc.clients import ClientRegistry
@@ -38,6 +41,7 @@ from gateway.oidc.grants import CodeGrant
 from gateway.oidc.pkce import RequiredS256
 from gateway.oidc.records import RedeemedCode
 from gateway.oidc.records import TokenRecord
+from gateway.oidc.request_object import SIGNING_ALGS
 from gateway.settings.schema import Lifetimes
 from gateway.store import keys as store_keys
 from gateway.store.base import Store
@@ -47,7 +51,7 @@ from gateway.trust.signing_keys import SigningKeys
 # authlib logs issued tokens at DEBUG ("Issue token %r to %r"); never let that through.
 logging.getLogger("authlib").setLevel(logging.WARNING)
 
-CLIENT_ASSERTION_ALGS = ["RS256", "PS256", "ES256"]
+CLIENT_ASSERTION_ALGS = list(SIGNING_ALGS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +65,19 @@ class OidcContext:
     signing_keys: SigningKeys
     pairwise_key: bytes
     clients: ClientRegistry
+    sweden_connect: bool = False
+    """Sweden Connect OIDC profile mode: private_key_jwt only (SCOIDC 2.3.1), signed UserInfo always."""
+    client_keys: ClientKeys = field(default_factory=ClientKeys)
 
     @property
     def token_endpoint(self) -> str:
-        """The one audience value (besides the issuer) a client assertion may name."""
+        """An audience value (besides the issuer) a client assertion may name."""
         return f"{self.issuer}/token"
+
+    @property
+    def par_endpoint(self) -> str:
+        """RFC 9126 2: the PAR endpoint URL is also an accepted client assertion audience."""
+        return f"{self.issuer}/par"
 
 
 class GatewayOpenIDCode(OpenIDCode):  # type: ignore[misc]
@@ -110,19 +122,18 @@ class PrivateKeyJwt(JWTBearerClientAssertion):  # type: ignore[misc]
         self.context = context
 
     def get_audiences(self) -> list[str]:
-        """The token endpoint URL and the issuer."""
-        return [self.context.token_endpoint, self.context.issuer]
+        """The token endpoint URL, the issuer, and the PAR endpoint URL (RFC 9126 2)."""
+        return [self.context.token_endpoint, self.context.issuer, self.context.par_endpoint]
 
     def resolve_client_public_key(self, client: Client) -> KeySet:
-        """The client's registered JWKS; `jwks_uri` fetching is not done on the token path."""
-        if not client.settings.jwks:
-            raise InvalidRequestError("client has no registered keys")
-        return KeySet.import_key_set(dict(client.settings.jwks))  # type: ignore[arg-type]
+        """The client's registered keys: `jwks`, or `jwks_uri` through the bounded cache."""
+        try:
+            return self.context.client_keys.key_set(client.settings)
+        except ClientKeysUnavailable as exc:
+            raise InvalidClientError(description="the client's keys are unavailable") from exc
 
     def process_assertion_claims(self, assertion: str, resolve_key: Any) -> Any:
         """Decode with an explicit algorithm allow-list."""
-        from authlib.oauth2.rfc6749 import InvalidClientError
-
         try:
             token = jwt.decode(assertion, resolve_key, algorithms=CLIENT_ASSERTION_ALGS)
         except (JoseError, ValueError) as exc:
@@ -163,6 +174,12 @@ class GatewayAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def query_client(self, client_id: str) -> Client | None:
         """A registered client, or None."""
         return self.context.clients.get(client_id)
+
+    def authenticate_client(self, request: Any, methods: Any, endpoint: str = "token") -> Client:
+        """authlib's client authentication; in Sweden Connect mode only private_key_jwt (SCOIDC 2.3.1)."""
+        if self.context.sweden_connect:
+            methods = [m for m in methods if m == PRIVATE_KEY_JWT]
+        return super().authenticate_client(request, methods, endpoint)  # type: ignore[no-any-return]
 
     def _generate_token(
         self, grant_type: str, client: Client, user: Any = None, scope: Any = None, **_: Any

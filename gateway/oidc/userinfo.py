@@ -3,7 +3,9 @@
 Access tokens are opaque (Sweden Connect OIDC profile 2.3.2); the store holds
 only their SHA-256, so the lookup hashes what the client presents. The
 response is JSON, or a signed JWT when the client registered
-`userinfo_signed_response_alg` (OIDC Core 5.3.2; the Swedish profile 4.1).
+`userinfo_signed_response_alg` (OIDC Core 5.3.2) and always in Sweden
+Connect mode (the Swedish profile 4.1 says UserInfo responses MUST be signed;
+outside that mode plain JSON stays available for e-services that expect it).
 """
 
 from __future__ import annotations
@@ -58,7 +60,8 @@ def userinfo(context: OidcContext, token: str) -> UserInfo:
         client.settings, record.user, record.scope, record.claims_request, Destination.USERINFO
     )
     claims["sub"] = id_token.subject_for(client.settings, record.user, context.pairwise_key)
-    if client.settings.userinfo_signed_response_alg:
+    # OIDC Core 5.3.2 when the client registered an alg; always in Sweden Connect mode (OSPROF 4.1: MUST be signed).
+    if client.settings.userinfo_signed_response_alg or context.sweden_connect:
         signed = dict(claims, iss=context.issuer, aud=client.client_id, iat=int(time.time()))
         return UserInfo(claims, id_token.sign(signed, context.signing_keys))
     return UserInfo(claims)

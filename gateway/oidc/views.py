@@ -1,4 +1,4 @@
-"""Machine endpoints for e-services: discovery, JWKS, token, userinfo (parse, call, respond)."""
+"""Machine endpoints for e-services: discovery, JWKS, PAR, token, userinfo (parse, call, respond)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from flask import jsonify
 from flask import request
 
 from gateway.oidc.discovery import provider_metadata
+from gateway.oidc.par import push
 from gateway.oidc.userinfo import bearer_token
 from gateway.oidc.userinfo import userinfo
 
@@ -31,10 +32,13 @@ def _cors(response: Response) -> Response:
 def discovery() -> Response:
     """OpenID Provider metadata."""
     services = _services()
+    providers = services.login.providers
     document = provider_metadata(
         services.settings.issuer,
-        services.login.providers.acr_values_supported(),
+        providers.acr_values_supported(services.settings.acr_policy),
         services.signing_keys.alg,
+        sweden_connect=services.settings.sweden_connect,
+        user_message_supported=providers.any_user_message(),
     )
     response = jsonify(document)
     response.headers["Cache-Control"] = "public, max-age=300"
@@ -47,6 +51,16 @@ def jwks() -> Response:
     response = jsonify(_services().signing_keys.jwks())
     response.headers["Cache-Control"] = "public, max-age=300"
     return _cors(response)
+
+
+@blueprint.post("/par")
+def par() -> Response:
+    """Pushed authorization request (RFC 9126 2)."""
+    pushed = push(_services().login.oidc, request)
+    response = jsonify(request_uri=pushed.request_uri, expires_in=pushed.expires_in)
+    response.status_code = 201
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @blueprint.post("/token")

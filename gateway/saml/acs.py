@@ -76,6 +76,8 @@ class Expectation:
     provider_entity_id: str
     requested_loas: tuple[str, ...]
     require_encryption: bool = True
+    authn_not_before: int | None = None
+    """With ForceAuthn: when the request was made; an older AuthnInstant is an SSO the SP refused (DP 6.3.5)."""
 
 
 def _fail(reason: str, code: str = "provider_error", oidc_error: str = "access_denied") -> UpstreamError:
@@ -190,6 +192,8 @@ def verify_response(
     _check_conditions(assertion, sp.entity_id, current, skew)
     confirmation_until = _check_subject(assertion, sp.acs_url, expect.request_id, current, skew)
     loa, authn_instant, authority = _check_authn_statement(assertion, expect.requested_loas)
+    if expect.authn_not_before is not None and authn_instant < expect.authn_not_before - skew:
+        raise _fail("AuthnInstant predates a request with ForceAuthn (DP 6.3.5)")
 
     name_id = assertion.subject.name_id
     if name_id is None or not name_id.text:

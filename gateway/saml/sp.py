@@ -1,31 +1,48 @@
-"""The gateway's SAML Service Provider: a pysaml2 client built from settings.
+"""The gateway's SAML Service Provider: a pysaml2 client built from settings, trusted metadata and keys.
 
-Built once at start (pysaml2 parses metadata and keys here, never per
-request). XML signatures and decryption run in-process through
-`gateway.saml.xmlsec_backend`; pysaml2 keeps its own checks on top. pysaml2's
-per-process caches of authenticated people are disabled: state lives in the
-shared store, and personal data must not linger in a worker's memory.
+Built at start and rebuilt, off the request path, when verified metadata or the gateway's keys
+change (`gateway.trust.runtime` calls `install_metadata` and `install_keys`); requests only read
+the current snapshot, which is replaced whole by one assignment, so a request never sees half of a
+change and metadata is never parsed per request. XML signatures and decryption run in-process
+through `gateway.saml.xmlsec_backend`; pysaml2 keeps its own checks on top. pysaml2's per-process
+caches of authenticated people are disabled: state lives in the shared store, and personal data must
+not linger in a worker's memory.
+
+Decryption tries the encryption key of every rollover stage by file name (active, next, previous),
+read when a response arrives, so a key that moved between stages decrypts at once (DP 2.1.1.2:
+keep decrypting with the old key until every peer has the new one).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from saml2 import BINDING_HTTP_POST
 from saml2 import BINDING_HTTP_REDIRECT
 from saml2.client import Saml2Client
 from saml2.config import SPConfig
+from saml2.mdstore import MetadataStore
+from saml2.s_utils import UnknownSystemEntity
 from saml2.saml import NAMEID_FORMAT_PERSISTENT
 from saml2.saml import NAMEID_FORMAT_TRANSIENT
 from saml2.xmldsig import DIGEST_SHA256
 from saml2.xmldsig import SIG_RSA_SHA256
 
 from gateway.saml.xmlsec_backend import use_python_xmlsec
+from gateway.settings.schema import SpMetadataSettings
 from gateway.trust.keystore import KeySet
+from gateway.trust.keystore import key_file
 
 ACS_PATH = "/saml/acs"
 METADATA_PATH = "/saml/metadata"
+# What the SP enforces, and so what its metadata declares (DP 2.1.2).
+AUTHN_REQUESTS_SIGNED = True
+WANT_ASSERTIONS_SIGNED = False
+NAME_ID_FORMATS = (NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_TRANSIENT)
+_DECRYPTION_STAGES = ("active", "next", "previous")
 
 
 class _NoPopulation:
@@ -35,8 +52,18 @@ class _NoPopulation:
         """Keep nothing: identities go to the sealed store, not to process memory."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    """Everything built from one set of keys and metadata; replaced whole, never changed."""
+
+    client: Saml2Client
+    keys: KeySet
+    metadata_xml: tuple[str, ...]
+    published: str
+
+
 class ServiceProvider:
-    """One SP entity: its pysaml2 client, its endpoints and the metadata it trusts."""
+    """One SP entity: its pysaml2 client, its endpoints, the metadata it trusts and the metadata it publishes."""
 
     def __init__(
         self,
@@ -47,23 +74,85 @@ class ServiceProvider:
         metadata_xml: Sequence[str],
         clock_skew: int,
         display_name: str = "e-ID gateway",
+        metadata_info: SpMetadataSettings | None = None,
     ) -> None:
         self.entity_id = entity_id
         self.acs_url = base_url + ACS_PATH
         self.clock_skew = clock_skew
+        self.display_name = display_name
+        self.metadata_info = metadata_info or SpMetadataSettings()
+        self._snapshot = self._build(keys, tuple(metadata_xml), ())
+
+    @property
+    def client(self) -> Saml2Client:
+        """The current pysaml2 client; hold the returned object for the whole of one operation."""
+        return self._snapshot.client
+
+    @property
+    def keys(self) -> KeySet:
+        """The gateway keys the current snapshot was built from."""
+        return self._snapshot.keys
+
+    @property
+    def published_metadata(self) -> str:
+        """The SP's own metadata document for these keys (signed), rendered once per snapshot."""
+        return self._snapshot.published
+
+    def install_metadata(self, metadata_xml: Sequence[str], expected_entities: Collection[str] = ()) -> None:
+        """Trust exactly ``metadata_xml`` from now on (already verified by the caller).
+
+        Raises ValueError, leaving the current snapshot in force, when pysaml2 does not load every
+        entity in ``expected_entities``: pysaml2 skips a schema-invalid aggregate with only a log line,
+        and a silently empty trust set must not replace a good one.
+        """
+        self._snapshot = self._build(self._snapshot.keys, tuple(metadata_xml), expected_entities)
+
+    def install_keys(self, keys: KeySet) -> None:
+        """Sign with and publish ``keys`` from now on."""
+        current = self._snapshot
+        self._snapshot = self._build(keys, current.metadata_xml, ())
+
+    def _build(self, keys: KeySet, metadata_xml: tuple[str, ...], expected: Collection[str]) -> _Snapshot:
+        sp_config = SPConfig()
+        sp_config.load(self._config(keys))
+        store = MetadataStore(sp_config.attribute_converters, sp_config, check_validity=True)
+        try:
+            for document in metadata_xml:
+                store.load("inline", document)
+        except Exception as exc:  # noqa: BLE001 - pysaml2 raises bare Exception subclasses on bad metadata
+            raise ValueError(f"pysaml2 did not load the metadata: {type(exc).__name__}") from None
+        loaded = set(store.keys())
+        missing = [entity for entity in expected if entity not in loaded]
+        if missing:
+            raise ValueError(f"pysaml2 did not load {len(missing)} verified entities")
+        sp_config.metadata = store
+        client = Saml2Client(config=sp_config)
+        use_python_xmlsec(client)
+        client.users = _NoPopulation()
+        from gateway.saml.sp_metadata import render_sp_metadata
+
+        published = render_sp_metadata(
+            entity_id=self.entity_id,
+            acs_url=self.acs_url,
+            keys=keys,
+            info=self.metadata_info,
+        )
+        return _Snapshot(client=client, keys=keys, metadata_xml=metadata_xml, published=published)
+
+    def _config(self, keys: KeySet) -> dict[str, Any]:
         signing = keys.active("saml-signing")
-        encryption = keys.published("saml-encryption")
-        config: dict[str, Any] = {
-            "entityid": entity_id,
-            "name": display_name,
+        keys_dir = signing.key_path.parent
+        decryption = [{"key_file": str(key_file(keys_dir, "saml-encryption", stage))} for stage in _DECRYPTION_STAGES]
+        return {
+            "entityid": self.entity_id,
+            "name": self.display_name,
             # "XMLSecurity" only keeps pysaml2 from looking for the xmlsec1 binary;
             # use_python_xmlsec replaces that backend before any use.
             "crypto_backend": "XMLSecurity",
             "key_file": str(signing.key_path),
             "cert_file": str(signing.cert_path),
-            "encryption_keypairs": [{"key_file": str(k.key_path), "cert_file": str(k.cert_path)} for k in encryption],
-            "metadata": {"inline": list(metadata_xml)},
-            "accepted_time_diff": clock_skew,
+            "encryption_keypairs": decryption,
+            "accepted_time_diff": self.clock_skew,
             "only_use_keys_in_metadata": True,
             "signing_algorithm": SIG_RSA_SHA256,
             "digest_algorithm": DIGEST_SHA256,
@@ -72,21 +161,16 @@ class ServiceProvider:
             "service": {
                 "sp": {
                     "endpoints": {"assertion_consumer_service": [(self.acs_url, BINDING_HTTP_POST)]},
-                    "authn_requests_signed": True,
+                    "authn_requests_signed": AUTHN_REQUESTS_SIGNED,
                     "want_response_signed": True,
-                    "want_assertions_signed": False,
+                    "want_assertions_signed": WANT_ASSERTIONS_SIGNED,
                     "want_assertions_or_response_signed": True,
                     "allow_unsolicited": False,
-                    "name_id_format": [NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_TRANSIENT],
+                    "name_id_format": list(NAME_ID_FORMATS),
                     "name_id_format_allow_create": False,
                 }
             },
         }
-        sp_config = SPConfig()
-        sp_config.load(config)
-        self.client = Saml2Client(config=sp_config)
-        use_python_xmlsec(self.client)
-        self.client.users = _NoPopulation()
 
     def sso_redirect_url(self, provider_entity_id: str) -> str:
         """The provider's HTTP-Redirect SSO endpoint, from its trusted metadata."""
@@ -99,5 +183,5 @@ class ServiceProvider:
         """True when trusted metadata describes ``provider_entity_id`` as an IdP."""
         try:
             return bool(self.client.metadata.single_sign_on_service(provider_entity_id, BINDING_HTTP_REDIRECT))
-        except KeyError:
+        except (KeyError, UnknownSystemEntity):
             return False

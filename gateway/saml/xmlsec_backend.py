@@ -490,3 +490,45 @@ def use_python_xmlsec(entity: saml2.entity.Entity) -> None:
         raise ValueError("the entity has no key_file to sign with")
     security.crypto = _SHARED_BACKEND
     security.sec_backend = RSACrypto(import_rsa_key_from_file(key_file))
+
+
+def verify_root_signature(data: bytes, cert_pem: bytes, root_names: frozenset[str]) -> etree._Element:
+    """Verify that ``data`` is signed as a whole with the key in ``cert_pem``; return the verified root.
+
+    For documents trusted as a whole, such as a federation's metadata aggregate (saml-metadata 3,
+    which applies saml-core 5.4; Deployment Profile 2: the signature MUST verify before use). The
+    same hardened parser, ID uniqueness check and algorithm allow-lists as for messages apply; the
+    key is only the pinned certificate's, never one from ``ds:KeyInfo``. The root element must be
+    one of ``root_names`` (Clark notation) and carry exactly one enveloped ``ds:Signature`` child
+    whose single Reference names the root: ``#`` + its ID, or ``""`` (the whole document). Every
+    element of the returned tree is then covered by the verified signature.
+    """
+    try:
+        key = xmlsec.Key.from_memory(cert_pem, xmlsec.constants.KeyDataFormatCertPem)
+    except xmlsec.Error as exc:
+        raise SignatureError("the pinned certificate does not hold a usable key") from exc
+    root = _parse(data, SignatureError)
+    if root.tag not in root_names:
+        raise SignatureError("unexpected document element")
+    _index_ids(root, SignatureError)
+    signatures = root.findall(_DS_SIGNATURE)
+    if len(signatures) != 1:
+        raise SignatureError("the document element must have exactly one ds:Signature child")
+    references = signatures[0].findall(f"{_DS_SIGNED_INFO}/{_DS_REFERENCE}")
+    root_id = root.get("ID")
+    allowed = {""} | ({f"#{root_id}"} if root_id else set())
+    if len(references) != 1 or references[0].get("URI") not in allowed:
+        raise SignatureError("the signature must have one Reference to the document element")
+    try:
+        _signature_context(key).verify(signatures[0])
+    except xmlsec.Error as exc:
+        raise SignatureError("signature does not verify with the pinned key and allowed algorithms") from exc
+    return root
+
+
+def parse_untrusted(data: bytes) -> etree._Element:
+    """Parse a document that is not signed with the hardened parser (no DOCTYPE, nothing loaded from outside).
+
+    For the one case where unsigned XML is read on purpose: a development-only metadata file.
+    """
+    return _parse(data, SignatureError)

@@ -27,6 +27,7 @@ from gateway.trust.keystore import ensure_key_pair
 
 KEY_NAME: Final = "sandbox-idp"
 PROVIDER_ID: Final = "sandbox"
+LOGO: Final = Path(__file__).with_name("sandbox-idp.svg")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,11 @@ class Sandbox:
             id=PROVIDER_ID,
             entity_id=idp.entity_id,
             display_name={"sv": "Test-e-legitimation (sandlåda)", "en": "Test e-ID (sandbox)"},
+            description={
+                "sv": "Logga in som en testperson. Bara för utveckling och test.",
+                "en": "Log in as a test person. For development and testing only.",
+            },
+            logo=LOGO,
             loas=(LOA3,),
             attribute_set="pnr-01",
         )

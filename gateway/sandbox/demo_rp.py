@@ -21,6 +21,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from typing import Final
 from urllib.parse import urlsplit
@@ -43,8 +44,9 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from gateway.settings.schema import ClientSettings
-from gateway.web.i18n import negotiate
-from gateway.web.i18n import translate
+from gateway.settings.theme import Theme
+from gateway.web.branding import branding
+from gateway.web.i18n import page_language
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,8 @@ CLAIMS_COOKIE: Final = "eidgw_demo"
 CLAIMS_MAX_AGE: Final = 3600
 
 _OAUTH_ERROR: Final = re.compile(r"[a-z_]{1,64}")
+DEMO_COLOUR: Final = "#00677f"
+"""The demo's theme colour (tests check it passes the same contrast rule as configured themes)."""
 
 
 def demo_client(base_url: str, secret: str) -> ClientSettings:
@@ -78,6 +82,8 @@ def demo_client(base_url: str, secret: str) -> ClientSettings:
         redirect_uris=(redirect_uri,),
         auth_method="client_secret_basic",
         display_name={"sv": "Demotjänst", "en": "Demo e-service"},
+        # Shows what an e-service's theme looks like on the chooser (contrast-checked as config would be).
+        theme=Theme(primary=DEMO_COLOUR, logo=Path(__file__).with_name("demo-service.svg")),
         client_secret=secret,
         scopes=SCOPES,
         subject_type="pairwise",
@@ -252,16 +258,13 @@ def _demo() -> DemoRP:
     return current_app.extensions["eid_gateway"].sandbox.demo  # type: ignore[no-any-return]
 
 
-def _language() -> str:
-    return negotiate([], [lang for lang, _ in request.accept_languages])
-
-
 def _page(*, claims: DemoClaims | None = None, error: str | None = None, status: int = 200) -> Response:
-    lang = _language()
+    brand = branding().client(CLIENT_ID)
     html = render_template(
         "demo.html",
-        lang=lang,
-        t=lambda key, **values: translate(lang, key, **values),
+        brand_name=brand.name(page_language()),
+        brand_logo=brand.logo_url,
+        theme_css=brand.css_url,
         id_token_rows=rows(claims.id_token) if claims else [],
         userinfo_rows=rows(claims.userinfo) if claims else [],
         logged_in=claims is not None,

@@ -8,6 +8,7 @@ plain-http issuer. Each refusal names the file and key to change.
 from __future__ import annotations
 
 from gateway.errors import Problem
+from gateway.mapping.attributes import load_profiles
 from gateway.settings.schema import Settings
 
 
@@ -30,6 +31,11 @@ def check_settings(settings: Settings) -> list[Problem]:
                 problems.append(Problem(file, f"clients[{index}].redirect_uris", "must not contain a fragment"))
             elif not settings.development and not uri.startswith("https://"):
                 problems.append(Problem(file, f"clients[{index}].redirect_uris", f"{uri} must use https"))
+    problems.extend(_check_service_providers(settings))
+    if not settings.development:
+        problems.extend(_check_trust(settings))
+    if settings.sweden_connect:
+        problems.extend(_check_sweden_connect(settings))
     if not settings.development:
         if settings.sandbox:
             problems.append(Problem(file, "sandbox", "the sandbox provider is for development only"))
@@ -50,4 +56,81 @@ def check_settings(settings: Settings) -> list[Problem]:
                         f"{settings.keys_dir / name} is missing: run `eid-gateway keys generate`",
                     )
                 )
+    return problems
+
+
+def _check_service_providers(settings: Settings) -> list[Problem]:
+    """SP entities must be distinct, name known attribute sets, and be the ones clients refer to."""
+    file = settings.source
+    problems: list[Problem] = []
+    known_sets = load_profiles().attribute_sets
+    entity_ids = {settings.saml.entity_id}
+    for index, sp in enumerate(settings.saml.service_providers):
+        key = f"saml.service_providers[{index}]"
+        if sp.entity_id in entity_ids:
+            problems.append(Problem(file, f"{key}.entity_id", f"{sp.entity_id} is used by another SP entity"))
+        entity_ids.add(sp.entity_id)
+        if sp.attribute_set is not None and sp.attribute_set not in known_sets:
+            problems.append(Problem(file, f"{key}.attribute_set", f"must be one of {', '.join(known_sets)}"))
+    sp_ids = {sp.id for sp in settings.saml.service_providers}
+    for index, client in enumerate(settings.clients):
+        if client.sp is not None and client.sp not in sp_ids:
+            problems.append(Problem(file, f"clients[{index}].sp", f"{client.sp!r} is not in saml.service_providers"))
+    return problems
+
+
+def _check_sweden_connect(settings: Settings) -> list[Problem]:
+    """The Sweden Connect OIDC profile's rules that configuration decides.
+
+    SCOIDC 2.3.1: clients authenticate with private_key_jwt only (mTLS is not
+    offered); SCOIDC 3.2: client metadata MUST include contacts, client_name#sv
+    and #en, logo_uri and client_uri; SCOIDC 2.2.1 (and TAR 2.2): sessions last
+    at most 60 minutes.
+    """
+    file = settings.source
+    problems: list[Problem] = []
+    if settings.lifetimes.session_absolute > 3600:
+        problems.append(Problem(file, "lifetimes.session_absolute", "must be at most 3600 in Sweden Connect mode"))
+    for index, client in enumerate(settings.clients):
+        key = f"clients[{index}]"
+        if client.auth_method != "private_key_jwt":
+            problems.append(
+                Problem(file, f"{key}.token_endpoint_auth_method", "must be private_key_jwt in Sweden Connect mode")
+            )
+        for lang in ("sv", "en"):
+            if not client.display_name.get(lang):
+                problems.append(Problem(file, f"{key}.client_name#{lang}", "is required in Sweden Connect mode"))
+        for name in ("contacts", "logo_uri", "client_uri"):
+            if not getattr(client, name):
+                problems.append(Problem(file, f"{key}.{name}", "is required in Sweden Connect mode"))
+    return problems
+
+
+def _check_trust(settings: Settings) -> list[Problem]:
+    """Production trusts only signed metadata over https, and publishes SP metadata the federation accepts.
+
+    DP 2: metadata signature MUST verify before use, so every source needs its pinned certificate.
+    TAR 3.1, 3.2, 3.5.2 and DP 2.1.1.1: the SP metadata names its organisation, has a Swedish display
+    name and a logo in mdui:UIInfo, and declares public- or private-sector service type.
+    """
+    file = settings.source
+    problems: list[Problem] = []
+    for index, source in enumerate(settings.saml.metadata):
+        key = f"saml.metadata[{index}]"
+        if source.signing_cert is None:
+            problems.append(
+                Problem(file, f"{key}.signing_cert", "production trusts only signed metadata: pin the signer's cert")
+            )
+        if source.url is not None and not source.url.startswith("https://"):
+            problems.append(Problem(file, f"{key}.url", "production fetches metadata over https only"))
+    info = settings.saml.sp_metadata
+    key = "saml.sp_metadata"
+    if info.service_type is None:
+        problems.append(Problem(file, f"{key}.service_type", "is required: public-sector-sp or private-sector-sp"))
+    if not info.display_name.get("sv"):
+        problems.append(Problem(file, f"{key}.display_name", "needs a Swedish name (sv) for mdui:UIInfo"))
+    if not info.logos:
+        problems.append(Problem(file, f"{key}.logos", "needs at least one logo for mdui:UIInfo"))
+    if info.organization is None:
+        problems.append(Problem(file, f"{key}.organization", "is required (name, display_name, url, number)"))
     return problems

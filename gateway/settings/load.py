@@ -10,6 +10,7 @@ secret needs to live in the configuration file.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,17 +20,31 @@ import yaml
 
 from gateway.errors import ConfigError
 from gateway.errors import Problem
+from gateway.mapping.attributes import load_profiles
 from gateway.settings.schema import AUTH_METHODS
 from gateway.settings.schema import ENV_DEVELOPMENT
 from gateway.settings.schema import ENV_PRODUCTION
 from gateway.settings.schema import ClientSettings
+from gateway.settings.schema import Contact
+from gateway.settings.schema import KeyRollover
 from gateway.settings.schema import Lifetimes
+from gateway.settings.schema import Logo
+from gateway.settings.schema import MetadataRefresh
 from gateway.settings.schema import MetadataSource
+from gateway.settings.schema import Organization
 from gateway.settings.schema import ProviderSettings
 from gateway.settings.schema import SamlSettings
+from gateway.settings.schema import ServiceProviderSettings
 from gateway.settings.schema import Settings
+from gateway.settings.schema import SpMetadataSettings
+from gateway.settings.theme import Theme
+from gateway.settings.theme import colour_problem
+from gateway.settings.theme import logo_problem
+from gateway.settings.theme import parse_colour
 
 CONFIG_ENV = "EID_GATEWAY_CONFIG"
+_SOURCE_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_CONTACT_TYPES = ("technical", "support", "administrative", "billing", "other")
 DEFAULT_BIND = "127.0.0.1:8000"
 _MISSING = object()
 
@@ -200,6 +215,7 @@ def _client(reader: Reader) -> ClientSettings | None:
             "client_id", "redirect_uris", "token_endpoint_auth_method", "client_secret", "jwks", "jwks_uri",
             "client_name", "post_logout_redirect_uris", "scopes", "subject_type", "sector_identifier",
             "accept_coordination_number", "logo_uri", "default_acr_values", "userinfo_signed_response_alg",
+            "client_name#sv", "client_name#en", "contacts", "client_uri", "sp", "theme",
         }
     )  # fmt: skip
     client_id = reader.str("client_id")
@@ -228,11 +244,17 @@ def _client(reader: Reader) -> ClientSettings | None:
         sector = urlsplit(redirect_uris[0]).hostname or ""
     if client_id is None or auth_method is None:
         return None
+    display_name = reader.localized("client_name", {})
+    # OIDC Registration 2.1 language-tagged names; SCOIDC 3.2 asks for client_name#sv and #en.
+    for lang in ("sv", "en"):
+        tagged = reader.str(f"client_name#{lang}", None)
+        if tagged:
+            display_name[lang] = tagged
     return ClientSettings(
         client_id=client_id,
         redirect_uris=redirect_uris,
         auth_method=auth_method,
-        display_name=reader.localized("client_name", {"sv": client_id, "en": client_id}),
+        display_name=display_name,
         client_secret=secret,
         jwks=jwks,
         jwks_uri=jwks_uri,
@@ -243,7 +265,44 @@ def _client(reader: Reader) -> ClientSettings | None:
         accept_coordination_number=reader.bool("accept_coordination_number", False),
         logo_uri=reader.str("logo_uri", None),
         default_acr_values=reader.strings("default_acr_values"),
-        userinfo_signed_response_alg=reader.choice("userinfo_signed_response_alg", ("RS256",), None),
+        userinfo_signed_response_alg=reader.choice("userinfo_signed_response_alg", ("RS256", "ES256"), None),
+        contacts=reader.strings("contacts"),
+        client_uri=reader.str("client_uri", None),
+        sp=reader.str("sp", None),
+        theme=_theme(reader.child("theme")),
+    )
+
+
+def _file_path(reader: Reader, name: str) -> Path | None:
+    """A file named at ``name``, relative to the YAML file that names it; checked as a logo."""
+    value = reader.str(name, None)
+    if value is None:
+        return None
+    path = Path(value)
+    if not path.is_absolute():
+        path = Path(reader.file).parent.resolve() / path
+    problem = logo_problem(path)
+    if problem:
+        reader.problem(name, problem)
+        return None
+    return path
+
+
+def _theme(reader: Reader) -> Theme:
+    """An e-service's colours and logo; a colour that would break WCAG contrast is a problem here."""
+    reader.unknown({"primary", "header", "logo"})
+    primary = reader.raw("primary", None)
+    if primary is not None and (problem := colour_problem(primary)):
+        reader.problem("primary", problem)
+        primary = None
+    header = reader.raw("header", None)
+    if header is not None and (not isinstance(header, str) or parse_colour(header) is None):
+        reader.problem("header", "must be a colour written #rrggbb")
+        header = None
+    return Theme(
+        primary=primary.lower() if isinstance(primary, str) else None,
+        header=header.lower() if isinstance(header, str) else None,
+        logo=_file_path(reader, "logo"),
     )
 
 
@@ -253,7 +312,7 @@ def load_provider(path: Path, federation: str, problems: list[Problem]) -> Provi
     reader.unknown(
         {
             "id", "kind", "entity_id", "display_name", "description", "logo", "loas", "attribute_set",
-            "require_encryption", "principal_selection", "user_message",
+            "require_encryption", "principal_selection", "user_message", "countries", "country_hint",
         }
     )  # fmt: skip
     provider_id = reader.str("id", path.stem)
@@ -269,6 +328,9 @@ def load_provider(path: Path, federation: str, problems: list[Problem]) -> Provi
     if not loas:
         reader.problem("loas", "must list at least one level of assurance URI")
     kind = reader.choice("kind", ("saml",), "saml")
+    attribute_set = reader.str("attribute_set", "pnr-01")
+    if attribute_set is not None and attribute_set not in load_profiles().attribute_sets:
+        reader.problem("attribute_set", f"must be one of {', '.join(load_profiles().attribute_sets)}")
     if provider_id is None or not isinstance(entity, str):
         return None
     return ProviderSettings(
@@ -277,36 +339,195 @@ def load_provider(path: Path, federation: str, problems: list[Problem]) -> Provi
         entity_id=entity,
         display_name=reader.localized("display_name"),
         description=reader.localized("description", {}),
-        logo=reader.str("logo", None),
+        logo=_file_path(reader, "logo"),
         loas=loas,
-        attribute_set=reader.str("attribute_set", "pnr-01"),
+        attribute_set=attribute_set or "pnr-01",
         require_encryption=reader.bool("require_encryption", True),
-        principal_selection=reader.bool("principal_selection", False),
-        user_message=reader.bool("user_message", False),
+        principal_selection=reader.bool("principal_selection", False) if reader.has("principal_selection") else None,
+        user_message=reader.bool("user_message", False) if reader.has("user_message") else None,
+        countries=_countries(reader),
+        country_hint=reader.bool("country_hint", False),
     )
+
+
+def _countries(reader: Reader) -> tuple[str, ...]:
+    """ISO 3166-1 alpha-2 codes, upper-cased (REG 3.1.9.1 compares them case-insensitively)."""
+    countries = reader.strings("countries")
+    if not all(len(c) == 2 and c.isascii() and c.isalpha() for c in countries):
+        reader.problem("countries", "must be ISO 3166-1 alpha-2 country codes, such as DE or NO")
+        return ()
+    return tuple(c.upper() for c in countries)
+
+
+def _service_providers(saml: Reader) -> tuple[ServiceProviderSettings, ...]:
+    """Further SP entities, one per attribute profile (TAR 3.4); ids and entity IDs must be unique."""
+    found: list[ServiceProviderSettings] = []
+    for item in saml.items("service_providers"):
+        item.unknown({"id", "entity_id", "attribute_set", "entity_categories"})
+        sp_id = item.str("id")
+        entity_id = item.str("entity_id")
+        if sp_id == "default":
+            item.problem("id", "`default` names the SP of saml.entity_id; choose another id")
+        if sp_id and any(sp.id == sp_id for sp in found):
+            item.problem("id", f"{sp_id!r} is used twice")
+        if sp_id and entity_id:
+            found.append(
+                ServiceProviderSettings(
+                    id=sp_id,
+                    entity_id=entity_id,
+                    attribute_set=item.str("attribute_set", None),
+                    entity_categories=item.strings("entity_categories"),
+                )
+            )
+    return tuple(found)
 
 
 def _metadata_sources(reader: Reader, base: Path) -> tuple[MetadataSource, ...]:
     sources = []
+    names: set[str] = set()
     for item in reader.items("metadata"):
-        item.unknown({"file", "url", "signing_cert"})
+        item.unknown({"file", "url", "signing_cert", "name"})
         file = item.str("file", None)
         url = item.str("url", None)
         cert = item.str("signing_cert", None)
+        name = item.str("name", "")
         if bool(file) == bool(url):
             item.problem("", "needs exactly one of file or url")
         if url and not cert:
             item.problem("signing_cert", "is required for metadata fetched from a URL")
+        if url and not url.startswith(("https://", "http://")):
+            item.problem("url", "must be an http(s) URL")
+        if name and not _SOURCE_NAME.fullmatch(name):
+            item.problem("name", "may hold only letters, digits, '.', '_' and '-'")
+        if name and name in names:
+            item.problem("name", f"{name!r} names two sources")
+        names.add(name)
         source = MetadataSource(
             file=(base / file) if file else None,
             url=url,
             signing_cert=(base / cert) if cert else None,
+            name=name,
         )
         for path, key in ((source.file, "file"), (source.signing_cert, "signing_cert")):
             if path is not None and not path.is_file():
                 item.problem(key, f"names {path}, which does not exist")
+        if (
+            source.signing_cert is not None
+            and source.signing_cert.is_file()
+            and not _is_certificate(source.signing_cert)
+        ):
+            item.problem("signing_cert", "is not a PEM certificate")
         sources.append(source)
     return tuple(sources)
+
+
+def _is_certificate(path: Path) -> bool:
+    from cryptography import x509
+
+    try:
+        x509.load_pem_x509_certificate(path.read_bytes())
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _metadata_refresh(reader: Reader, base: Path) -> MetadataRefresh:
+    """Refresh bounds (seconds); see `MetadataRefresh`."""
+    reader.unknown(set(MetadataRefresh.__dataclass_fields__))
+    defaults = MetadataRefresh()
+    refresh = MetadataRefresh(
+        check_interval=reader.int("check_interval", defaults.check_interval, minimum=1, maximum=3600),
+        default_interval=reader.int("default_interval", defaults.default_interval, minimum=1, maximum=7 * 86400),
+        min_interval=reader.int("min_interval", defaults.min_interval, minimum=1, maximum=7 * 86400),
+        max_interval=reader.int("max_interval", defaults.max_interval, minimum=1, maximum=7 * 86400),
+        retry_interval=reader.int("retry_interval", defaults.retry_interval, minimum=1, maximum=86400),
+        timeout=reader.int("timeout", defaults.timeout, minimum=1, maximum=300),
+        max_bytes=reader.int("max_bytes", defaults.max_bytes, minimum=1024, maximum=1024**3),
+        cache_dir=base / reader.str("cache_dir", str(defaults.cache_dir)),
+        expiry_warning_days=reader.int("expiry_warning_days", defaults.expiry_warning_days, minimum=0, maximum=3650),
+    )
+    if refresh.min_interval > refresh.max_interval:
+        reader.problem("min_interval", "must not be larger than max_interval")
+    return refresh
+
+
+def _sp_metadata(reader: Reader) -> SpMetadataSettings:
+    """What the SP metadata declares (DP 2.1.2, TAR 3); URIs and the organisation number are checked here."""
+    reader.unknown(
+        {
+            "service_type", "entity_categories", "contract_categories", "display_name", "description", "logos",
+            "organization", "contacts",
+        }
+    )  # fmt: skip
+    service_type = reader.choice("service_type", ("public-sector-sp", "private-sector-sp"), None)
+    categories = {name: reader.strings(name) for name in ("entity_categories", "contract_categories")}
+    for name, values in categories.items():
+        if any(not v.startswith(("http://", "https://", "urn:")) for v in values):
+            reader.problem(name, "must be URIs")
+    logos = []
+    for item in reader.items("logos"):
+        item.unknown({"url", "width", "height"})
+        url = item.str("url")
+        if url and not url.startswith(("https://", "http://")):
+            item.problem("url", "must be an http(s) URL the providers can reach")
+        width = item.int("width", 0, minimum=1, maximum=4096)
+        height = item.int("height", 0, minimum=1, maximum=4096)
+        if url:
+            logos.append(Logo(url=url, width=width, height=height))
+    organization = None
+    if reader.has("organization"):
+        org = reader.child("organization")
+        org.unknown({"name", "display_name", "url", "number"})
+        number = org.str("number", None)
+        if number is not None and not (len(number) == 10 and number.isdigit()):
+            org.problem("number", "must be the 10-digit organisation number without hyphen (TAR 3.1)")
+        organization = Organization(
+            name=org.localized("name"),
+            display_name=org.localized("display_name"),
+            url=org.localized("url"),
+            number=number,
+        )
+    contacts = []
+    for item in reader.items("contacts"):
+        item.unknown({"type", "company", "given_name", "surname", "email", "phone"})
+        contact_type = item.choice("type", _CONTACT_TYPES)
+        emails = item.strings("email")
+        if any("@" not in e for e in emails):
+            item.problem("email", "must be e-mail addresses")
+        if contact_type:
+            contacts.append(
+                Contact(
+                    type=contact_type,
+                    company=item.str("company", None),
+                    given_name=item.str("given_name", None),
+                    surname=item.str("surname", None),
+                    email=emails,
+                    phone=item.strings("phone"),
+                )
+            )
+    return SpMetadataSettings(
+        service_type=service_type,
+        entity_categories=categories["entity_categories"],
+        contract_categories=categories["contract_categories"],
+        display_name=reader.localized("display_name", {}),
+        description=reader.localized("description", {}),
+        logos=tuple(logos),
+        organization=organization,
+        contacts=tuple(contacts),
+    )
+
+
+def _key_rollover(reader: Reader) -> KeyRollover:
+    """Rollover waits (seconds); see `KeyRollover`."""
+    reader.unknown(set(KeyRollover.__dataclass_fields__))
+    defaults = KeyRollover()
+    return KeyRollover(
+        publish_before_activate=reader.int(
+            "publish_before_activate", defaults.publish_before_activate, minimum=0, maximum=90 * 86400
+        ),
+        grace_period=reader.int("grace_period", defaults.grace_period, minimum=0, maximum=90 * 86400),
+        check_interval=reader.int("check_interval", defaults.check_interval, minimum=1, maximum=3600),
+    )
 
 
 def load_settings(path: str | os.PathLike[str] | None = None, *, bind: str = DEFAULT_BIND) -> Settings:
@@ -333,6 +554,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, bind: str = DEF
         {
             "environment", "issuer", "secret_key", "keys_dir", "store", "workers", "saml", "providers_dir",
             "providers", "federation", "clients", "clients_dir", "lifetimes", "acr_policy", "sandbox",
+            "sweden_connect", "key_rollover",
         }
     )  # fmt: skip
     environment = reader.choice("environment", (ENV_DEVELOPMENT, ENV_PRODUCTION), ENV_DEVELOPMENT)
@@ -348,7 +570,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, bind: str = DEF
     store = reader.child("store")
     store.unknown({"url", "prefix"})
     saml = reader.child("saml")
-    saml.unknown({"entity_id", "clock_skew", "metadata"})
+    saml.unknown({"entity_id", "clock_skew", "metadata", "service_providers", "metadata_refresh", "sp_metadata"})
     federation = reader.choice("federation", ("production", "qa", "sandbox"), "production")
     lifetimes_reader = reader.child("lifetimes")
     lifetimes_reader.unknown(set(Lifetimes.__dataclass_fields__))
@@ -373,6 +595,9 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, bind: str = DEF
             entity_id=saml.str("entity_id", f"{issuer}/saml/metadata"),
             clock_skew=saml.int("clock_skew", 60, maximum=300),
             metadata=_metadata_sources(saml, base),
+            service_providers=_service_providers(saml),
+            metadata_refresh=_metadata_refresh(saml.child("metadata_refresh"), base),
+            sp_metadata=_sp_metadata(saml.child("sp_metadata")),
         ),
         secret_key=secret.encode() if secret else None,
         workers=reader.int("workers", 1, minimum=1, maximum=64),
@@ -381,6 +606,8 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, bind: str = DEF
         lifetimes=lifetimes,
         acr_policy=reader.choice("acr_policy", ("as-is", "uncertified"), "as-is"),
         sandbox=reader.bool("sandbox", development),
+        sweden_connect=reader.bool("sweden_connect", False),
+        key_rollover=_key_rollover(reader.child("key_rollover")),
     )
     from gateway.settings.checks import check_settings
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
 
+from gateway.settings.theme import Theme
+
 ENV_DEVELOPMENT = "development"
 ENV_PRODUCTION = "production"
 
@@ -38,6 +40,12 @@ class ClientSettings:
     logo_uri: str | None = None
     default_acr_values: tuple[str, ...] = ()
     userinfo_signed_response_alg: str | None = None
+    contacts: tuple[str, ...] = ()
+    client_uri: str | None = None
+    sp: str | None = None
+    """The SAML SP entity (``saml.service_providers`` id) this client logs in through; None: the default one."""
+    theme: Theme = field(default_factory=Theme)
+    """Colours and logo on the citizen's pages for this e-service (`gateway.settings.theme`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,19 +59,131 @@ class ProviderSettings:
     attribute_set: str
     kind: str = "saml"
     description: Localized = field(default_factory=dict)
-    logo: str | None = None
+    logo: Path | None = None
+    """A PNG or SVG file shown on the chooser (checked like a theme logo, `gateway.settings.theme`)."""
     require_encryption: bool = True
-    principal_selection: bool = False
-    user_message: bool = False
+    principal_selection: bool | None = None
+    """PSC 2: whether to send PrincipalSelection; None: as the provider's metadata says."""
+    user_message: bool | None = None
+    """UMSG 2: whether to send UserMessage; None: as the provider's metadata says (EC 6.4)."""
+    countries: tuple[str, ...] = ()
+    """eIDAS connector only: preselected countries (ISO 3166-1 alpha-2) sent as Scoping/IDPList (DP 5.3.2)."""
+    country_hint: bool = False
+    """eIDAS connector only: accept a proxy-service URI as the request's authnProvider to preselect a country."""
 
 
 @dataclass(frozen=True, slots=True)
 class MetadataSource:
-    """Where provider metadata comes from; a pinned certificate must sign aggregates."""
+    """Where provider metadata comes from; a pinned certificate must sign aggregates.
+
+    ``name`` labels the source in status, metrics and audit events (default: from the file or URL).
+    Without ``signing_cert`` the source is an unsigned local file, which only development allows.
+    """
 
     file: Path | None = None
     url: str | None = None
     signing_cert: Path | None = None
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MetadataRefresh:
+    """How metadata is refreshed (SAML Metadata Interoperability profile; DP 2: consumed periodically).
+
+    A document's ``cacheDuration`` sets the interval, bounded by ``min_interval`` and
+    ``max_interval`` (seconds); ``default_interval`` applies without one, ``retry_interval`` after a
+    failure. Every worker looks for a newer installed copy each ``check_interval`` seconds. A fetch
+    gets ``timeout`` seconds and ``max_bytes`` bytes. Verified copies are kept in ``cache_dir`` as the
+    last-known-good across restarts. Provider certificates expiring within ``expiry_warning_days`` are
+    reported.
+    """
+
+    check_interval: int = 10
+    default_interval: int = 3600
+    min_interval: int = 300
+    max_interval: int = 21600
+    retry_interval: int = 60
+    timeout: int = 10
+    max_bytes: int = 20 * 1024 * 1024
+    cache_dir: Path = Path("var/metadata-cache")
+    expiry_warning_days: int = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Logo:
+    """An mdui:Logo: an https URL the IdPs can reach, with its size in pixels (DP 2.1.1.1, TAR 3.2)."""
+
+    url: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True, slots=True)
+class Organization:
+    """md:Organization (DP 2.1.1.1, TAR 3.1); ``number`` is the 10-digit organisation number (mdorgext)."""
+
+    name: Localized
+    display_name: Localized
+    url: Localized
+    number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """One md:ContactPerson."""
+
+    type: str
+    company: str | None = None
+    given_name: str | None = None
+    surname: str | None = None
+    email: tuple[str, ...] = ()
+    phone: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SpMetadataSettings:
+    """What the SP's metadata declares besides endpoints and keys (DP 2.1.2, EC, TAR 3).
+
+    Entity categories are written as one ``http://macedir.org/entity-category`` attribute: the
+    service entity categories, the service type (``public-sector-sp`` or ``private-sector-sp``) and
+    the contract categories.
+    """
+
+    service_type: str | None = None
+    entity_categories: tuple[str, ...] = ()
+    contract_categories: tuple[str, ...] = ()
+    display_name: Localized = field(default_factory=dict)
+    description: Localized = field(default_factory=dict)
+    logos: tuple[Logo, ...] = ()
+    organization: Organization | None = None
+    contacts: tuple[Contact, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRollover:
+    """The gateway's own keys: how long a next key is published before it may become active, how long
+    the previous one stays published and usable after, and how often workers look for key changes."""
+
+    publish_before_activate: int = 86400
+    grace_period: int = 86400
+    check_interval: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceProviderSettings:
+    """A further SAML SP entity of the gateway, chosen per client (``sp: <id>``).
+
+    SAML has no per-request attribute selection: the attributes an IdP releases
+    follow the SP's declared service entity categories, so an organisation that
+    needs personal numbers for some e-services and organisational identities for
+    others registers two SPs (TAR 3.4). ``attribute_set`` then replaces the
+    provider's own set when the response is checked for required attributes.
+    """
+
+    id: str
+    entity_id: str
+    attribute_set: str | None = None
+    entity_categories: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +193,10 @@ class SamlSettings:
     entity_id: str
     clock_skew: int = 60
     metadata: tuple[MetadataSource, ...] = ()
+    service_providers: tuple[ServiceProviderSettings, ...] = ()
+    """Further SP entities besides the default one (``entity_id``), one per attribute profile (TAR 3.4)."""
+    metadata_refresh: MetadataRefresh = field(default_factory=MetadataRefresh)
+    sp_metadata: SpMetadataSettings = field(default_factory=SpMetadataSettings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +229,9 @@ class Settings:
     lifetimes: Lifetimes = field(default_factory=Lifetimes)
     acr_policy: str = "as-is"
     sandbox: bool = False
+    sweden_connect: bool = False
+    """Apply the Sweden Connect OIDC profile's stricter rules (SCOIDC 2.2-2.3, 3.2)."""
+    key_rollover: KeyRollover = field(default_factory=KeyRollover)
 
     @property
     def development(self) -> bool:

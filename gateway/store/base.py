@@ -9,6 +9,7 @@ the backend cannot be reached, never a library exception.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 
@@ -17,6 +18,13 @@ class Store(Protocol):
 
     def put(self, key: str, value: bytes, ttl: float) -> None:
         """Set ``key`` to ``value`` for ``ttl`` seconds, replacing any value."""
+
+    def put_many(self, items: Sequence[tuple[str, bytes, float]]) -> None:
+        """`put` each ``(key, value, ttl)``, in order, in one round trip to the backend.
+
+        The writes are as independent as separate puts: if the backend fails
+        part way, some may have been made (so callers never rely on all or none).
+        """
 
     def get(self, key: str) -> bytes | None:
         """Return the value, or None when absent or expired."""

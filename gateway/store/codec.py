@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import json
 import types
 import typing
@@ -87,8 +88,7 @@ def _load_dataclass(cls: type, data: object) -> object:
     """Build ``cls`` from a dict, each field by its annotation; defaults fill missing fields."""
     if not isinstance(data, dict):
         raise CodecError(f"{cls.__name__}: expected an object")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    hints, fields = _fields_of(cls)
     unknown = set(data) - set(fields)
     if unknown:
         raise CodecError(f"{cls.__name__}: unknown fields {sorted(unknown)}")
@@ -105,6 +105,16 @@ def _load_dataclass(cls: type, data: object) -> object:
     except (TypeError, ValueError):
         # The class's own validation refused the stored data.
         raise CodecError(f"{cls.__name__}: stored fields were refused") from None
+
+
+@functools.cache
+def _fields_of(cls: type) -> tuple[dict[str, Any], dict[str, dataclasses.Field[Any]]]:
+    """``cls``'s resolved annotations and init fields, computed once per class.
+
+    `typing.get_type_hints` evaluates every annotation string on each call; done per decode, it was
+    most of the cost of reading a record. Classes are immutable definitions, so the result never changes.
+    """
+    return typing.get_type_hints(cls), {f.name: f for f in dataclasses.fields(cls) if f.init}
 
 
 def _load(tp: Any, value: object) -> Any:

@@ -86,6 +86,16 @@ def lock(name: str) -> str:
     return f"lock:{{{_own(name)}}}"
 
 
+def metadata_document(source: str) -> str:
+    """The verified metadata document of one source (``source``: its digest), as every process installs it."""
+    return f"metadata:{{{_own(source)}}}:doc"
+
+
+def metadata_status(source: str) -> str:
+    """One source's refresh status (version, last success and failure, next refresh); shares the document's tag."""
+    return f"metadata:{{{_own(source)}}}:status"
+
+
 def rate(bucket: str, who: str) -> str:
     """A rate-limit counter: ``bucket`` names the limit, ``who`` (an address, a client) is hashed."""
     return f"rate:{_own(bucket)}:{{{digest(who)}}}"

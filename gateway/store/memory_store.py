@@ -18,6 +18,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from collections.abc import Sequence
 
 _SWEEP_INTERVAL = 5.0
 
@@ -38,6 +39,14 @@ class MemoryStore:
         with self._lock:
             self._sweep_if_due()
             self._data[key] = (bytes(value), expires)
+
+    def put_many(self, items: Sequence[tuple[str, bytes, float]]) -> None:
+        """`put` each ``(key, value, ttl)`` in order; every TTL is checked before anything is written."""
+        entries = [(key, bytes(value), self._expiry(ttl)) for key, value, ttl in items]
+        with self._lock:
+            self._sweep_if_due()
+            for key, value, expires in entries:
+                self._data[key] = (value, expires)
 
     def get(self, key: str) -> bytes | None:
         """Return the value, or None when absent or expired."""

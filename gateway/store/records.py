@@ -8,7 +8,10 @@ decode is treated as absent: the caller then fails closed.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
+from collections.abc import Iterator
 from typing import TypeVar
 
 from gateway.store import codec
@@ -26,10 +29,42 @@ class RecordStore:
     def __init__(self, store: Store, sealer: Sealer) -> None:
         self.store = store
         self.sealer = sealer
+        self._held: contextvars.ContextVar[list[tuple[str, bytes, float]] | None] = contextvars.ContextVar(
+            f"held writes of {id(self):x}", default=None
+        )
 
     def put(self, key: str, record: object, ttl: float) -> None:
-        """Seal and store ``record`` under ``key`` for ``ttl`` seconds."""
-        self.store.put(key, self.sealer.seal(codec.encode(record), key.encode()), ttl)
+        """Seal and store ``record`` under ``key`` for ``ttl`` seconds (at the end of a `batch`, if in one)."""
+        sealed = self.sealer.seal(codec.encode(record), key.encode())
+        held = self._held.get()
+        if held is not None:
+            held.append((key, sealed, ttl))
+            return
+        self.store.put(key, sealed, ttl)
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Hold back the puts made in the block and write them together, in one round trip, when it ends.
+
+        A step that writes several records (an SSO session and its
+        transaction, a code and the session) then costs one round trip to the
+        store instead of one per record. A block that raises writes nothing,
+        so a failed step leaves no half-made state behind. Reads in the block
+        do not see its held writes: use it only where nothing is read back.
+        A block inside another joins the outer one. Held writes belong to the
+        thread (context) that made them.
+        """
+        if self._held.get() is not None:
+            yield
+            return
+        held: list[tuple[str, bytes, float]] = []
+        token = self._held.set(held)
+        try:
+            yield
+        finally:
+            self._held.reset(token)
+        if held:
+            self.store.put_many(held)
 
     def add_if_absent(self, key: str, record: object, ttl: float) -> bool:
         """Store ``record`` only when ``key`` is free."""

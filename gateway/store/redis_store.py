@@ -1,6 +1,7 @@
 """Redis implementation of the store contract: the production store shared by every process.
 
-Each operation is one Redis command (or one MULTI/EXEC), so atomicity is
+Each operation is one Redis command (or one MULTI/EXEC; `put_many` is one
+pipeline of independent SETs), so atomicity is
 Redis's, not ours: ``take`` is GETDEL, ``add_if_absent`` is SET NX PX and
 ``incr`` is INCR + PEXPIRE NX in one transaction. That needs Redis 7.0 or later
 (GETDEL since 6.2, the NX option of PEXPIRE since 7.0).
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from collections.abc import Sequence
 from typing import TypeVar
 
 import redis
@@ -69,6 +71,25 @@ class RedisStore:
         """Set ``key`` to ``value`` for ``ttl`` seconds, replacing any value (SET PX)."""
         ms = _ttl_ms(ttl)
         self._call("put", lambda: self._redis.set(self._key(key), value, px=ms))
+
+    def put_many(self, items: Sequence[tuple[str, bytes, float]]) -> None:
+        """`put` each ``(key, value, ttl)`` in order, as one pipeline: one round trip, not one per key.
+
+        Not MULTI/EXEC: the keys carry different hash tags, which a Redis
+        Cluster cannot put in one transaction, and separate puts were never
+        atomic either.
+        """
+        prepared = [(self._key(key), value, _ttl_ms(ttl)) for key, value, ttl in items]
+        if not prepared:
+            return
+
+        def run() -> None:
+            with self._redis.pipeline(transaction=False) as pipe:
+                for name, value, ms in prepared:
+                    pipe.set(name, value, px=ms)
+                pipe.execute()
+
+        self._call("put_many", run)
 
     def get(self, key: str) -> bytes | None:
         """Return the value, or None when absent or expired."""

@@ -17,9 +17,12 @@ mode 0600 and created exclusively, so concurrent workers agree on one key.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,6 +80,35 @@ def _file_name(role: str, stage: str, suffix: str) -> str:
     return f"{role}{'' if stage == 'active' else '.' + stage}{suffix}"
 
 
+def key_file(keys_dir: Path, role: str, stage: str) -> Path:
+    """Where the private key of ``role`` at ``stage`` lives, whether or not it exists now."""
+    return keys_dir / _file_name(role, stage, ".pem")
+
+
+@contextmanager
+def keys_locked(keys_dir: Path, *, exclusive: bool) -> Iterator[None]:
+    """Hold ``keys_dir``'s lock: exclusive while keys move between stages, shared while they are read.
+
+    A rollover step renames several files; a reader holding the shared lock sees the directory
+    before or after the step, never a key with another key's certificate. Without write access to
+    create the lock file (a read-only keys directory, which nothing can roll over), readers go on
+    without it.
+    """
+    path = keys_dir / ".lock"
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o600)
+    except OSError:
+        if exclusive:
+            raise
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)
+
+
 def _write_exclusive(path: Path, data: bytes, mode: int) -> None:
     """Create ``path`` atomically and only if absent: the first writer wins, readers never see a partial file."""
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
@@ -110,25 +142,30 @@ def ensure_key_pair(keys_dir: Path, name: str, *, kind: str = "rsa") -> tuple[Pa
 
 
 def generate_keys(keys_dir: Path, *, kind: str = "rsa", stage: str = "active", roles: tuple[str, ...] = ROLES) -> None:
-    """Create the missing keys of ``roles`` at ``stage`` and the secret seed."""
+    """Create the missing keys of ``roles`` at ``stage`` and the secret seed.
+
+    ``kind`` applies to the OIDC signing key only: SAML keys are always RSA 3072, because assertions
+    are encrypted to them with RSA-OAEP (DP 8.4) and pysaml2 signs HTTP-Redirect requests with RSA only.
+    """
     for role in roles:
         name = _file_name(role, stage, "")
-        ensure_key_pair(keys_dir, name, kind="rsa" if role == "saml-encryption" else kind)
+        ensure_key_pair(keys_dir, name, kind=kind if role == "oidc-signing" else "rsa")
     _write_exclusive(keys_dir / "secret.key", secrets.token_hex(32).encode(), 0o600)
 
 
 def load_keys(keys_dir: Path, configured_secret: bytes | None) -> KeySet:
     """Read every key file in ``keys_dir``; raise FileNotFoundError naming a missing one."""
     keys = []
-    for role in ROLES:
-        for stage in STAGES:
-            key_path = keys_dir / _file_name(role, stage, ".pem")
-            cert_path = keys_dir / _file_name(role, stage, ".crt")
-            if not key_path.exists():
-                if stage == "active":
-                    raise FileNotFoundError(f"{key_path} is missing: run `eid-gateway keys generate`")
-                continue
-            keys.append(StoredKey(role, stage, key_path, cert_path, key_path.read_bytes(), cert_path.read_bytes()))
+    with keys_locked(keys_dir, exclusive=False):
+        for role in ROLES:
+            for stage in STAGES:
+                key_path = keys_dir / _file_name(role, stage, ".pem")
+                cert_path = keys_dir / _file_name(role, stage, ".crt")
+                if not key_path.exists():
+                    if stage == "active":
+                        raise FileNotFoundError(f"{key_path} is missing: run `eid-gateway keys generate`")
+                    continue
+                keys.append(StoredKey(role, stage, key_path, cert_path, key_path.read_bytes(), cert_path.read_bytes()))
     secret = configured_secret or (keys_dir / "secret.key").read_bytes().strip()
     return KeySet(keys=tuple(keys), secret=secret)
 

@@ -3,12 +3,20 @@
 Published in JWKS in rollover order (next, active, previous), so an e-service
 caches the next key before it signs anything and can still verify tokens
 signed by the previous one. Every key carries a `kid` (Swedish OIDC profile 7).
+
+Keys are replaced while the gateway runs (`install`, called by
+`gateway.trust.runtime` when the keys directory changes): the whole set is
+swapped by one assignment, and a signer takes `current()` once, so a token's
+`kid`, `alg` and signature always come from the same key.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from joserfc.jwk import ECKey
 from joserfc.jwk import RSAKey
 
@@ -19,36 +27,81 @@ JwkKey = RSAKey | ECKey
 
 
 def _import(stored: StoredKey) -> JwkKey:
+    """The key as a JWK of its own type (RSA, or EC P-256 from `keys generate --kind ec`)."""
     params = {"kid": stored.kid, "use": "sig"}
-    try:
-        key: JwkKey = RSAKey.import_key(stored.key_pem, params)
-    except (ValueError, TypeError):
-        key = ECKey.import_key(stored.key_pem, params)
-    return key
+    private = serialization.load_pem_private_key(stored.key_pem, password=None)
+    if isinstance(private, ec.EllipticCurvePrivateKey):
+        return ECKey.import_key(stored.key_pem, params)
+    return RSAKey.import_key(stored.key_pem, params)
+
+
+def _alg(key: JwkKey) -> str:
+    """RS256 for RSA keys (the profile's default), ES256 for P-256 keys."""
+    return "RS256" if isinstance(key, RSAKey) else "ES256"
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveKey:
+    """The key that signs now, with its `kid` and algorithm."""
+
+    key: JwkKey
+    kid: str
+    alg: str
+
+
+@dataclass(frozen=True, slots=True)
+class _KeySnapshot:
+    active: ActiveKey
+    published: tuple[JwkKey, ...]
 
 
 class SigningKeys:
-    """Token signing keys, imported once at start."""
+    """Token signing keys, imported at start and again after a rollover step."""
 
     def __init__(self, keys: KeySet) -> None:
-        self.active_key = _import(keys.active("oidc-signing"))
-        self.published_keys = tuple(_import(k) for k in keys.published("oidc-signing"))
+        self._snapshot = self._import(keys)
+
+    @staticmethod
+    def _import(keys: KeySet) -> _KeySnapshot:
+        active = _import(keys.active("oidc-signing"))
+        return _KeySnapshot(
+            active=ActiveKey(key=active, kid=str(active.kid), alg=_alg(active)),
+            published=tuple(_import(k) for k in keys.published("oidc-signing")),
+        )
+
+    def install(self, keys: KeySet) -> None:
+        """Sign with and publish ``keys`` from now on."""
+        self._snapshot = self._import(keys)
+
+    def current(self) -> ActiveKey:
+        """The active key, taken once per token so its parts cannot come from two keys."""
+        return self._snapshot.active
+
+    @property
+    def active_key(self) -> JwkKey:
+        """The key that signs now."""
+        return self._snapshot.active.key
+
+    @property
+    def published_keys(self) -> tuple[JwkKey, ...]:
+        """Every key a verifier may meet: next, active, previous."""
+        return self._snapshot.published
 
     @property
     def alg(self) -> str:
-        """RS256 for RSA keys (the profile's default), ES256 for P-256 keys."""
-        return "RS256" if isinstance(self.active_key, RSAKey) else "ES256"
+        """The active key's algorithm."""
+        return self._snapshot.active.alg
 
     @property
     def kid(self) -> str:
         """The key id put in the header of every token we sign."""
-        return str(self.active_key.kid)
+        return self._snapshot.active.kid
 
     def jwks(self) -> dict[str, Any]:
         """The public JWK set for `/jwks`."""
         keys = []
-        for key in self.published_keys:
+        for key in self._snapshot.published:
             public = key.as_dict(private=False)
-            public["alg"] = "RS256" if isinstance(key, RSAKey) else "ES256"
+            public["alg"] = _alg(key)
             keys.append(public)
         return {"keys": keys}

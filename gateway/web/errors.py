@@ -6,6 +6,11 @@
 - `StoreUnavailable`: 503, as a page or as `temporarily_unavailable`;
 - anything else: 500, with no detail but the incident ID.
 Exception text never reaches a response.
+
+Every page shows an incident ID that is also in the log line about it, so support can find what
+happened without the citizen reading out anything technical. The page's language switch re-renders
+the same page (same incident ID) from a signed, short-lived token rather than repeating the request,
+which may have been a POST or a step that cannot run twice (the resume step).
 """
 
 from __future__ import annotations
@@ -14,12 +19,17 @@ import logging
 import secrets
 from typing import Any
 
+from flask import Blueprint
 from flask import Flask
 from flask import Response
+from flask import current_app
 from flask import jsonify
 from flask import redirect
 from flask import render_template
 from flask import request
+from flask import url_for
+from itsdangerous import BadSignature
+from itsdangerous import URLSafeTimedSerializer
 from werkzeug.exceptions import HTTPException
 
 from gateway.errors import CitizenError
@@ -28,41 +38,58 @@ from gateway.errors import StoreUnavailable
 from gateway.errors import UpstreamError
 from gateway.oidc.requests import RedirectError
 from gateway.oidc.userinfo import BearerError
-from gateway.web.i18n import negotiate
-from gateway.web.i18n import translate
+from gateway.web.error_pages import error_page
+from gateway.web.i18n import set_switch_target
 
 log = logging.getLogger("gateway.errors")
 
-MACHINE_PATHS = ("/token", "/userinfo", "/jwks", "/.well-known/")
+MACHINE_PATHS = ("/token", "/par", "/userinfo", "/jwks", "/.well-known/")
+VIEW_PATH = "/error"
+VIEW_MAX_AGE = 3600
+"""How long an error page can be shown again in another language."""
+
+blueprint = Blueprint("citizen_error", __name__)
 
 
-def _language() -> str:
-    ui_locales = request.args.get("ui_locales", "").split()
-    accept = [lang for lang, _ in request.accept_languages]
-    return negotiate(ui_locales, accept)
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.extensions["eid_gateway_error_key"], salt="eid-gateway error page")
 
 
-def citizen_page(code: str, status: int, *, continue_url: str | None = None) -> tuple[str, int]:
-    """Render the error page for ``code`` and log it under a fresh incident ID."""
-    incident = secrets.token_hex(6)
-    lang = _language()
-    html = render_template(
-        "error.html",
-        lang=lang,
-        code=code,
-        incident=incident,
-        continue_url=continue_url,
-        t=lambda key, **values: translate(lang, key, **values),
-    )
-    return html, status, {"X-Incident-Id": incident}  # type: ignore[return-value]
+def _render(code: str, status: int, incident: str, continue_url: str | None) -> tuple[str, int, dict[str, str]]:
+    token = _serializer().dumps({"c": code, "s": status, "i": incident, "u": continue_url})
+    set_switch_target(url_for("citizen_error.show", e=token))
+    html = render_template("error.html", code=code, page=error_page(code), incident=incident, continue_url=continue_url)
+    return html, status, {"X-Incident-Id": incident}
+
+
+def citizen_page(code: str, status: int, *, continue_url: str | None = None) -> tuple[str, int, dict[str, str]]:
+    """Render the error page for ``code`` under a fresh incident ID; the caller logs that ID."""
+    return _render(code, status, secrets.token_hex(6), continue_url)
+
+
+@blueprint.get(VIEW_PATH)
+def show() -> Any:
+    """The same error page again (same code, incident ID and way back), in the language asked for."""
+    try:
+        data = _serializer().loads(request.args.get("e", ""), max_age=VIEW_MAX_AGE)
+    except BadSignature:
+        data = None
+    if not isinstance(data, dict) or not isinstance(data.get("c"), str) or not isinstance(data.get("i"), str):
+        html, status, headers = citizen_page("not_found", 404)
+        log.info("error page link invalid or expired", extra={"incident": headers["X-Incident-Id"]})
+        return html, status, headers
+    continue_url = data.get("u") if isinstance(data.get("u"), str) else None
+    return _render(data["c"], int(data.get("s") or 400), data["i"], continue_url)
 
 
 def _machine_request() -> bool:
     return request.path.startswith(MACHINE_PATHS)
 
 
-def register_error_handlers(app: Flask) -> None:
-    """Install the handlers on ``app``."""
+def register_error_handlers(app: Flask, signing_key: bytes) -> None:
+    """Install the handlers on ``app``; ``signing_key`` signs the pages' language-switch links."""
+    app.extensions["eid_gateway_error_key"] = signing_key
+    app.register_blueprint(blueprint)
 
     @app.errorhandler(RedirectError)
     def _redirect(error: RedirectError) -> Response:
@@ -103,13 +130,14 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(StoreUnavailable)
     def _store(error: StoreUnavailable) -> Any:
-        log.error("store unavailable", extra={"reason": str(error)})
         if _machine_request():
+            log.error("store unavailable", extra={"reason": str(error)})
             response = jsonify(error="temporarily_unavailable", error_description="try again later")
             response.status_code = 503
             response.headers["Retry-After"] = "5"
             return response
         html, status, headers = citizen_page("unavailable", 503)
+        log.error("store unavailable", extra={"reason": str(error), "incident": headers["X-Incident-Id"]})
         headers["Retry-After"] = "5"
         return html, status, headers
 
@@ -120,7 +148,9 @@ def register_error_handlers(app: Flask) -> None:
             response.status_code = error.code or 400
             return response
         code = "not_found" if error.code == 404 else "internal"
-        return citizen_page(code, error.code or 400)
+        html, status, headers = citizen_page(code, error.code or 400)
+        log.info("page error", extra={"error": code, "status": status, "incident": headers["X-Incident-Id"]})
+        return html, status, headers
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Any:

@@ -1,127 +1,167 @@
-"""Texts for the citizen's pages in Swedish (the default) and English, and the choice between them.
+"""Languages of the citizen's pages: gettext catalogues (Flask-Babel) and the choice between them.
 
-A language is chosen from `ui_locales` (OIDC Core 3.1.2.1), then the browser's
-Accept-Language, then Swedish.
+Every text a page shows comes from `web/translations/<lang>/LC_MESSAGES/messages.po` (compiled to the
+`.mo` beside it, which is committed so that a fresh clone and an installed wheel both work; a test
+keeps the two in step). The msgids are English, the source language; Swedish is the default page
+language. The set of languages is read from that folder, so a third language is one more catalogue,
+not a code change (README, "Translations").
+
+A page's language is the first of (OIDC Core 3.1.2.1 for ``ui_locales``):
+
+1. ``lang`` in the query: the citizen used the language switch on the page;
+2. ``ui_locales`` in the query: the e-service's wish for this login;
+3. the language cookie, which remembers 1 (for a year) or 2 (for the browser session), so the pages
+   after the chooser (the provider's sandbox page, an error page at resume) keep the language;
+4. the browser's Accept-Language;
+5. Swedish.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+from urllib.parse import urlencode
 
-LANGUAGES = ("sv", "en")
-DEFAULT_LANGUAGE = "sv"
+from babel import Locale
+from flask import Flask
+from flask import Response
+from flask import g
+from flask import request
+from flask_babel import Babel
+from flask_babel import get_locale
 
-MESSAGES: dict[str, dict[str, str]] = {
-    "sv": {
-        "chooser.title": "Välj e-legitimation",
-        "chooser.intro": "Du loggar in på {client}. Välj hur du vill legitimera dig.",
-        "chooser.submit": "Logga in med {provider}",
-        "error.title": "Inloggningen kunde inte slutföras",
-        "error.incident": "Incident-ID: {incident}",
-        "error.continue": "Tillbaka till e-tjänsten",
-        "error.cancelled": "Du avbröt inloggningen.",
-        "error.provider_error": "E-legitimationen kunde inte kontrolleras. Försök igen om en stund.",
-        "error.expired": "Inloggningen tog för lång tid eller har redan avslutats. Börja om från e-tjänsten.",
-        "error.session_mismatch": "Inloggningen startades i en annan webbläsare. Börja om från e-tjänsten.",
-        "error.unknown_client": "E-tjänsten som skickade dig hit är okänd. Kontakta e-tjänsten.",
-        "error.bad_redirect_uri": "E-tjänsten som skickade dig hit är felaktigt konfigurerad. Kontakta e-tjänsten.",
-        "error.unknown_provider": "Den valda e-legitimationen kan inte användas för den här e-tjänsten.",
-        "error.loa_not_met": "Din e-legitimation har inte den säkerhetsnivå som e-tjänsten kräver.",
-        "error.fraud": "Inloggningen stoppades av säkerhetsskäl.",
-        "error.unknown_principal": "Personen som legitimerade sig är inte den som förväntades.",
-        "error.login_required": "Du behöver logga in igen.",
-        "error.replayed": "Svaret från e-legitimationen har redan använts. Börja om från e-tjänsten.",
-        "error.attributes_missing": "E-legitimationen lämnade inte de uppgifter som behövs.",
-        "error.invalid_identity_number": "E-legitimationen lämnade ett ogiltigt personnummer.",
-        "error.coordination_number_not_accepted": "E-tjänsten tar inte emot samordningsnummer.",
-        "error.unavailable": "Tjänsten är tillfälligt otillgänglig. Försök igen om en stund.",
-        "error.internal": "Ett oväntat fel inträffade. Försök igen om en stund.",
-        "error.not_found": "Sidan finns inte.",
-        "sandbox.idp.title": "Test-e-legitimation (endast för test)",
-        "sandbox.idp.intro": (
-            "Det här är gatewayens inbyggda test-e-legitimation. Välj en testperson att logga in som. "
-            "Personnumren är Skatteverkets testpersonnummer och tillhör ingen verklig person."
-        ),
-        "sandbox.idp.loa": "Tillitsnivå: {loa}",
-        "sandbox.idp.login_as": "Logga in som {name} ({number})",
-        "sandbox.idp.cancel": "Avbryt",
-        "sandbox.idp.back": "Tillbaka till e-tjänsten",
-        "sandbox.idp.no_loa": "Test-e-legitimationen har inte den tillitsnivå som begärdes.",
-        "sandbox.idp.refused": "Inloggningsbegäran kunde inte kontrolleras. Börja om från e-tjänsten.",
-        "sandbox.demo.title": "Demotjänst",
-        "sandbox.demo.intro": (
-            "En exempel-e-tjänst som loggar in via gatewayen med OpenID Connect och visar vad den får veta."
-        ),
-        "sandbox.demo.login": "Logga in",
-        "sandbox.demo.logout": "Logga ut från demotjänsten",
-        "sandbox.demo.id_token": "ID-token (signaturen kontrollerad)",
-        "sandbox.demo.userinfo": "UserInfo",
-        "sandbox.demo.claim": "Claim",
-        "sandbox.demo.value": "Värde",
-        "sandbox.demo.error": "Inloggningen kunde inte slutföras ({error}).",
-    },
-    "en": {
-        "chooser.title": "Choose your e-ID",
-        "chooser.intro": "You are logging in to {client}. Choose how to identify yourself.",
-        "chooser.submit": "Log in with {provider}",
-        "error.title": "The login could not be completed",
-        "error.incident": "Incident ID: {incident}",
-        "error.continue": "Back to the e-service",
-        "error.cancelled": "You cancelled the login.",
-        "error.provider_error": "Your e-ID could not be verified. Please try again in a while.",
-        "error.expired": "The login took too long or has already finished. Start again from the e-service.",
-        "error.session_mismatch": "The login was started in another browser. Start again from the e-service.",
-        "error.unknown_client": "The e-service that sent you here is unknown. Contact the e-service.",
-        "error.bad_redirect_uri": "The e-service that sent you here is misconfigured. Contact the e-service.",
-        "error.unknown_provider": "The chosen e-ID cannot be used for this e-service.",
-        "error.loa_not_met": "Your e-ID does not have the assurance level the e-service requires.",
-        "error.fraud": "The login was stopped for security reasons.",
-        "error.unknown_principal": "The person who identified is not the one expected.",
-        "error.login_required": "You need to log in again.",
-        "error.replayed": "The e-ID response was already used. Start again from the e-service.",
-        "error.attributes_missing": "Your e-ID did not provide the information needed.",
-        "error.invalid_identity_number": "Your e-ID provided an invalid personal identity number.",
-        "error.coordination_number_not_accepted": "The e-service does not accept coordination numbers.",
-        "error.unavailable": "The service is temporarily unavailable. Please try again in a while.",
-        "error.internal": "An unexpected error occurred. Please try again in a while.",
-        "error.not_found": "The page does not exist.",
-        "sandbox.idp.title": "Sandbox e-ID (test only)",
-        "sandbox.idp.intro": (
-            "This is the gateway's built-in test e-ID. Choose a test person to log in as. The personal "
-            "identity numbers are Skatteverket's test numbers and belong to no real person."
-        ),
-        "sandbox.idp.loa": "Level of assurance: {loa}",
-        "sandbox.idp.login_as": "Log in as {name} ({number})",
-        "sandbox.idp.cancel": "Cancel",
-        "sandbox.idp.back": "Back to the e-service",
-        "sandbox.idp.no_loa": "The sandbox e-ID does not offer the level of assurance requested.",
-        "sandbox.idp.refused": "The login request could not be verified. Start again from the e-service.",
-        "sandbox.demo.title": "Demo e-service",
-        "sandbox.demo.intro": (
-            "An example e-service that logs in through the gateway with OpenID Connect and shows what it learns."
-        ),
-        "sandbox.demo.login": "Log in",
-        "sandbox.demo.logout": "Log out of the demo e-service",
-        "sandbox.demo.id_token": "ID token (signature verified)",
-        "sandbox.demo.userinfo": "UserInfo",
-        "sandbox.demo.claim": "Claim",
-        "sandbox.demo.value": "Value",
-        "sandbox.demo.error": "The login could not be completed ({error}).",
-    },
-}
+TRANSLATIONS_DIR: Final = Path(__file__).parent / "translations"
+DEFAULT_LANGUAGE: Final = "sv"
+SOURCE_LANGUAGE: Final = "en"
+"""The language of the msgids: its catalogue may leave every msgstr empty."""
+
+LANG_COOKIE: Final = "eidgw_lang"
+SWITCH_COOKIE_MAX_AGE: Final = 365 * 24 * 3600
+MAX_TAG_LENGTH: Final = 35
 
 
-def negotiate(ui_locales: Sequence[str], accept_language: Sequence[str]) -> str:
-    """The first supported language of the request, else Swedish."""
-    for tag in (*ui_locales, *accept_language):
-        base = tag.split("-")[0].strip().lower()
-        if base in LANGUAGES:
+@functools.cache
+def languages() -> tuple[str, ...]:
+    """The page languages: Swedish first, then every other catalogue folder that has a compiled catalogue."""
+    found = sorted(p.parent.parent.name for p in TRANSLATIONS_DIR.glob("*/LC_MESSAGES/messages.mo"))
+    return (DEFAULT_LANGUAGE, *(lang for lang in found if lang != DEFAULT_LANGUAGE))
+
+
+def language_name(code: str) -> str:
+    """The language's own name for itself ("svenska" -> "Svenska", "English"), for the switch."""
+    name = Locale.parse(code).get_display_name(code) or code
+    return name[:1].upper() + name[1:]
+
+
+def negotiate(tags: Sequence[str], supported: Sequence[str] | None = None) -> str | None:
+    """The first of ``tags`` (BCP 47, e.g. ``en-GB``) whose primary language is supported, else None."""
+    supported = supported if supported is not None else languages()
+    for tag in tags:
+        base = tag[:MAX_TAG_LENGTH].replace("_", "-").split("-")[0].strip().lower()
+        if base in supported:
             return base
-    return DEFAULT_LANGUAGE
+    return None
 
 
-def translate(language: str, key: str, **values: str) -> str:
-    """The text for ``key`` in ``language`` (falling back to Swedish), filled with ``values``."""
-    catalogue = MESSAGES.get(language, MESSAGES[DEFAULT_LANGUAGE])
-    text = catalogue.get(key) or MESSAGES[DEFAULT_LANGUAGE].get(key) or key
-    return text.format(**values)
+@dataclass(frozen=True, slots=True)
+class LanguageChoice:
+    """The page language and where it came from (``switch``, ``ui_locales``, ``cookie``, ``browser``, ``default``)."""
+
+    language: str
+    source: str
+
+
+def choose_language(
+    switch: str | None, ui_locales: Sequence[str], cookie: str | None, accept_language: Sequence[str]
+) -> LanguageChoice:
+    """Apply the order in the module docstring to one request's values."""
+    for source, tags in (
+        ("switch", [switch] if switch else []),
+        ("ui_locales", ui_locales),
+        ("cookie", [cookie] if cookie else []),
+        ("browser", accept_language),
+    ):
+        language = negotiate(tags)
+        if language is not None:
+            return LanguageChoice(language, source)
+    return LanguageChoice(DEFAULT_LANGUAGE, "default")
+
+
+def _select() -> str:
+    choice = choose_language(
+        request.args.get("lang"),
+        request.args.get("ui_locales", "").split(),
+        request.cookies.get(LANG_COOKIE),
+        [tag for tag, _ in request.accept_languages],
+    )
+    g.eidgw_language = choice
+    return choice.language
+
+
+def page_language() -> str:
+    """The language of the page being rendered."""
+    return str(get_locale() or DEFAULT_LANGUAGE)
+
+
+def set_switch_target(url: str) -> None:
+    """Where this page's language switch links go (plus ``lang=``): a URL that shows the same page again.
+
+    A page that sets none gets a switch only when it answers a GET, which can be repeated; a POST's
+    page must name a GET that re-renders it (the chooser and the error pages do).
+    """
+    g.eidgw_switch_target = url
+
+
+def _switch_links() -> list[dict[str, object]]:
+    target = g.get("eidgw_switch_target")
+    if target is None and request.method == "GET":
+        args = {k: v for k, v in request.args.items() if k != "lang"}
+        target = request.path + (f"?{urlencode(args)}" if args else "")
+    if target is None:
+        return []
+    separator = "&" if "?" in target else "?"
+    current = page_language()
+    return [
+        {
+            "code": code,
+            "name": language_name(code),
+            "url": f"{target}{separator}lang={code}",
+            "current": code == current,
+        }
+        for code in languages()
+    ]
+
+
+def _remember(response: Response) -> Response:
+    """Keep a switched (or e-service-requested) language for the pages that follow."""
+    choice: LanguageChoice | None = g.get("eidgw_language")
+    if choice is not None and choice.source in ("switch", "ui_locales"):
+        response.set_cookie(
+            LANG_COOKIE,
+            choice.language,
+            max_age=SWITCH_COOKIE_MAX_AGE if choice.source == "switch" else None,
+            path="/",
+            secure=request.is_secure,
+            httponly=True,
+            samesite="Lax",
+        )
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Install Flask-Babel with our language choice, the template helpers and the language cookie."""
+    Babel(
+        app,
+        default_locale=DEFAULT_LANGUAGE,
+        locale_selector=_select,
+        default_translation_directories=str(TRANSLATIONS_DIR),
+    )
+
+    @app.context_processor
+    def _helpers() -> dict[str, object]:
+        return {"page_lang": page_language, "language_links": _switch_links}
+
+    app.after_request(_remember)

@@ -56,6 +56,8 @@ class TestClient:
     secret: str | None = None
     key: RSAKey | None = None
     auth_method: str = "client_secret_basic"
+    options: Mapping[str, Any] = field(default_factory=dict)
+    """Further registration keys (scopes, sp, userinfo_signed_response_alg...), over the defaults."""
 
 
 @dataclass
@@ -95,8 +97,9 @@ def write_config(
     clients: Mapping[str, TestClient],
     workers: int,
     extra: Mapping[str, Any] | None = None,
+    provider_options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Path:
-    """gateway.yaml plus provider and metadata files for ``peers``."""
+    """gateway.yaml plus provider and metadata files for ``peers``; ``provider_options`` adds keys per provider."""
     (workdir / "idp_configs").mkdir(parents=True, exist_ok=True)
     (workdir / "metadata").mkdir(exist_ok=True)
     metadata = []
@@ -109,6 +112,7 @@ def write_config(
             "display_name": {"sv": f"Test {provider_id}", "en": f"Test {provider_id}"},
             "loas": list(peer.loas),
             "attribute_set": "pnr-01",
+            **(provider_options or {}).get(provider_id, {}),
         }
         (workdir / "idp_configs" / f"{provider_id}.yaml").write_text(yaml.safe_dump(provider), encoding="utf-8")
     client_entries = []
@@ -124,6 +128,7 @@ def write_config(
             entry["client_secret"] = client.secret
         if client.key is not None:
             entry["jwks"] = {"keys": [client.key.as_dict(private=False)]}
+        entry.update(client.options)
         client_entries.append(entry)
     config = {
         "environment": "development",
@@ -132,10 +137,10 @@ def write_config(
         "keys_dir": "keys",
         "workers": workers,
         "store": {"url": redis_url, "prefix": prefix},
-        "saml": {"metadata": metadata},
         "providers": list(peers),
         "clients": client_entries,
         **(extra or {}),
+        "saml": {"metadata": metadata, **(extra or {}).get("saml", {})},
     }
     path = workdir / "gateway.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
@@ -151,6 +156,7 @@ def start_gateway(
     clients: Mapping[str, TestClient],
     workers: int = 1,
     extra: Mapping[str, Any] | None = None,
+    provider_options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> RunningGateway:
     """Start gunicorn with the generated configuration and wait until it answers."""
     port = free_port()
@@ -159,7 +165,7 @@ def start_gateway(
     generate_keys(workdir / "keys")
     config = write_config(
         workdir, url=url, redis_url=redis_url, prefix=prefix, peers=peers, clients=clients, workers=workers,
-        extra=extra,
+        extra=extra, provider_options=provider_options,
     )  # fmt: skip
     env = dict(os.environ)
     env.update(
@@ -198,9 +204,13 @@ def start_gateway(
     else:
         gateway.stop()
         raise RuntimeError(f"gateway did not become ready:\n{gateway.log_text()}")
-    sp_metadata = requests.get(f"{url}/saml/metadata", timeout=5).text
-    for peer in peers.values():
-        peer.trust_sp(sp_metadata)
+    sp_paths = ["/saml/metadata"] + [
+        f"/saml/metadata/{sp['id']}" for sp in (extra or {}).get("saml", {}).get("service_providers", [])
+    ]
+    for path in sp_paths:
+        sp_metadata = requests.get(f"{url}{path}", timeout=5).text
+        for peer in peers.values():
+            peer.trust_sp(sp_metadata)
     return gateway
 
 

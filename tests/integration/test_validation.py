@@ -19,6 +19,7 @@ from tests.integration.harness import Rp
 from tests.integration.harness import RunningGateway
 from tests.integration.harness import full_login
 from tests.integration.harness import query
+from tests.peers.saml_idp import LOA3
 from tests.peers.saml_idp import LOA4
 
 
@@ -157,9 +158,9 @@ def test_unencrypted_assertion_is_refused(gateway: RunningGateway) -> None:
 
 
 def test_loa_not_requested_is_refused(gateway: RunningGateway) -> None:
-    """The client asked for loa3 only; a loa4 answer was not among the requested URIs (DP 6.3.4)."""
-    steps = _steps(gateway, acr_values="http://id.elegnamnden.se/loa/1.0/loa3")
-    steps.respond(loa=LOA4)
+    """A downgrade: the client asked for (at least) loa4; a loa3 answer was not among the requested URIs (DP 6.3.4)."""
+    steps = _steps(gateway, acr_values=LOA4)
+    steps.respond(loa=LOA3)
     _refused(steps, "loa_not_met")
 
 

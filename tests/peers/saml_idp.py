@@ -611,6 +611,7 @@ class PeerIdP:
         digest_alg: str = DIGEST_SHA256,
         encryption_cert_pem: bytes | None = None,
         block_alg: str = AES256_CBC,
+        key_transport: str = RSA_OAEP_MGF1P,
         acs_url: str | None = None,
     ) -> PostedResponse:
         """Answer ``request`` the way a Swedish eID Framework IdP does (DP 6.1-6.4).
@@ -694,7 +695,7 @@ class PeerIdP:
         response_el = _splice(response_el, parent, assertion_xml)
         if encrypt:
             cert_pem = encryption_cert_pem or self._sp_encryption_cert(sp_entity_id)
-            response_el = self._encrypt(response_el, cert_pem, block_alg)
+            response_el = self._encrypt(response_el, cert_pem, block_alg, key_transport)
         return self._finish(
             response_el,
             request,
@@ -788,7 +789,9 @@ class PeerIdP:
         # Encryption-key rollover publishes only the new key (DP 2.1.1.2): use the last one listed.
         return f"-----BEGIN CERTIFICATE-----\n{certs[-1]}\n-----END CERTIFICATE-----\n".encode("ascii")
 
-    def _encrypt(self, response_el: etree._Element, cert_pem: bytes, block_alg: str) -> etree._Element:
+    def _encrypt(
+        self, response_el: etree._Element, cert_pem: bytes, block_alg: str, key_transport: str = RSA_OAEP_MGF1P
+    ) -> etree._Element:
         """Replace the Assertion under EncryptedAssertion by EncryptedData, with the xmlsec1 binary.
 
         The template is pysaml2's, with the key transport it defaults to (rsa-oaep-mgf1p, SHA-1 OAEP
@@ -796,7 +799,7 @@ class PeerIdP:
         """
         if block_alg not in _SESSION_KEY:
             raise ValueError(f"unsupported block encryption algorithm {block_alg}")
-        template = pre_encryption_part(msg_enc=block_alg, key_enc=RSA_OAEP_MGF1P, encrypt_cert=cert_body(cert_pem))
+        template = pre_encryption_part(msg_enc=block_alg, key_enc=key_transport, encrypt_cert=cert_body(cert_pem))
         encrypted = self.server.sec.crypto.encrypt_assertion(
             etree.tostring(response_el, encoding="unicode"),
             str(self._cert_file(cert_pem)),

@@ -100,6 +100,34 @@ def test_ttl_must_be_positive_and_finite(store: Store, ttl: float) -> None:
     assert store.get("k") is None
 
 
+# --- put_many --------------------------------------------------------------
+
+
+def test_put_many_stores_each_item_with_its_own_ttl(store: Store) -> None:
+    store.put("b", b"old", ttl=10)
+    store.put_many([("a", b"1", 10), ("b", b"2", SHORT_TTL), ("c", bytes(range(256)), 10)])
+    assert (store.get("a"), store.get("b"), store.get("c")) == (b"1", b"2", bytes(range(256)))
+    time.sleep(PAST_SHORT_TTL)
+    assert (store.get("a"), store.get("b")) == (b"1", None)
+
+
+def test_put_many_writes_in_order(store: Store) -> None:
+    store.put_many([("k", b"first", 10), ("k", b"second", 10)])
+    assert store.get("k") == b"second"
+
+
+def test_put_many_of_nothing_is_a_no_op(store: Store) -> None:
+    store.put_many([])
+    assert store.get("k") is None
+
+
+@pytest.mark.parametrize("ttl", [0, -1, math.nan, math.inf])
+def test_put_many_refuses_a_bad_ttl_before_writing_anything(store: Store, ttl: float) -> None:
+    with pytest.raises(ValueError, match="ttl"):
+        store.put_many([("a", b"1", 10), ("b", b"2", ttl)])
+    assert store.get("a") is None
+
+
 # --- take ------------------------------------------------------------------
 
 
@@ -209,6 +237,7 @@ def test_prefix_with_braces_is_refused(redis_url: str) -> None:
 SECRET_KEY = "tx:{secret-transaction-id}"
 OPERATIONS: dict[str, Callable[[Store], object]] = {
     "put": lambda s: s.put(SECRET_KEY, b"secret-value", ttl=10),
+    "put_many": lambda s: s.put_many([(SECRET_KEY, b"secret-value", 10)]),
     "get": lambda s: s.get(SECRET_KEY),
     "take": lambda s: s.take(SECRET_KEY),
     "add_if_absent": lambda s: s.add_if_absent(SECRET_KEY, b"secret-value", ttl=10),

@@ -159,3 +159,57 @@ def test_relay_uncertified_never_emits_an_eidas_uri() -> None:
 def test_relay_unknown_policy_is_refused() -> None:
     with pytest.raises(ValueError, match="relay policy"):
         loa.relay_acr(SPEC_URIS["LOA3"], "certified")
+
+
+# --- the client's acr values -> the upstream URIs an AuthnRequest lists -------------------------
+
+L = SPEC_URIS
+
+
+@pytest.mark.parametrize(
+    ("acr_values", "essential", "policy", "expected"),
+    [
+        # voluntary: "at least" within the family (TAR 1.2.2, DP 5.3.1)
+        ([L["LOA3"]], False, "as-is", (L["LOA3"], L["LOA4"])),
+        ([L["LOA2"]], False, "as-is", (L["LOA2"], L["LOA3"], L["LOA4"])),
+        ([L["LOA4"]], False, "as-is", (L["LOA4"],)),
+        ([L["LOA4"], L["LOA3"]], False, "as-is", (L["LOA4"], L["LOA3"])),
+        ([L["EIDAS_NF_SUB"]], False, "as-is", (L["EIDAS_NF_SUB"], L["EIDAS_NF_HIGH"])),
+        # variants are only there when the client names them
+        ([L["LOA3"], L["UNCERTIFIED_LOA3"]], False, "as-is", (L["LOA3"], L["LOA4"], L["UNCERTIFIED_LOA3"])),
+        # essential values are exact (OIDC Core 5.5.1.1)
+        ([L["LOA3"]], True, "as-is", (L["LOA3"],)),
+        # uncertified policy: the client's uncertified URIs come from the certified ones and themselves
+        ([L["UNCERTIFIED_LOA3"]], True, "uncertified", (L["UNCERTIFIED_LOA3"], L["LOA3"])),
+        ([L["UNCERTIFIED_LOA3"]], False, "uncertified", (L["UNCERTIFIED_LOA3"], L["LOA3"], L["LOA4"])),
+        (
+            [L["UNCERTIFIED_EIDAS_SUB"]],
+            True,
+            "uncertified",
+            (L["UNCERTIFIED_EIDAS_SUB"], L["EIDAS_SUB"], L["EIDAS_NF_SUB"]),
+        ),
+        # the gateway never emits loa3 under the uncertified policy, so nothing upstream gives it
+        ([L["LOA3"]], False, "uncertified", ()),
+        # loa4 has no uncertified counterpart and is relayed as is
+        ([L["LOA4"]], True, "uncertified", (L["LOA4"],)),
+    ],
+)
+def test_acceptable_upstream(acr_values: list[str], essential: bool, policy: str, expected: tuple[str, ...]) -> None:
+    assert loa.acceptable_upstream(acr_values, essential=essential, policy=policy) == expected
+
+
+@pytest.mark.parametrize("policy", loa.RELAY_POLICIES)
+@pytest.mark.parametrize("uri", SPEC_URIS.values())
+def test_every_upstream_source_relays_to_the_acr_it_was_found_for(policy: str, uri: str) -> None:
+    for source in loa.upstream_for(uri, policy):
+        assert loa.relay_acr(source, policy) == uri
+
+
+def test_relayed_acr_values_for_discovery() -> None:
+    offered = [L["LOA3"], L["UNCERTIFIED_LOA3"], L["EIDAS_NF_SUB"], L["LOA4"]]
+    assert loa.relayed_acr_values(offered, "as-is") == tuple(offered)
+    assert loa.relayed_acr_values(offered, "uncertified") == (
+        L["UNCERTIFIED_LOA3"],
+        L["UNCERTIFIED_EIDAS_SUB"],
+        L["LOA4"],
+    )

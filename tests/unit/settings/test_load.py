@@ -106,3 +106,97 @@ def test_config_check_command_exit_codes(tmp_path: Path, capsys: pytest.CaptureF
     err = capsys.readouterr().err
     assert f"{bad}: environment" in err
     assert f"{bad}: workers" in err
+
+
+# --- Swedish e-ID additions: Sweden Connect mode, SP entities, client and provider metadata -------
+
+_JWKS = {"keys": [{"kty": "RSA", "n": "sXch", "e": "AQAB", "kid": "k"}]}
+
+
+def _pkjwt_client(**extra: object) -> dict[str, object]:
+    return {"client_id": "c", "redirect_uris": ["https://c.example/cb"], "jwks": _JWKS,
+            "token_endpoint_auth_method": "private_key_jwt", **extra}  # fmt: skip
+
+
+def test_client_profile_metadata_is_read(tmp_path: Path) -> None:
+    path = _write(tmp_path, {"clients": [_pkjwt_client(**{
+        "client_name#sv": "Bygglov", "client_name#en": "Building permits", "contacts": ["a@c.example"],
+        "client_uri": "https://c.example/", "logo_uri": "https://c.example/logo.svg",
+        "default_acr_values": ["http://id.elegnamnden.se/loa/1.0/loa3"]})]})  # fmt: skip
+    (client,) = load_settings(path).clients
+    assert dict(client.display_name) == {"sv": "Bygglov", "en": "Building permits"}
+    assert client.contacts == ("a@c.example",)
+    assert client.client_uri == "https://c.example/"
+    assert client.default_acr_values == ("http://id.elegnamnden.se/loa/1.0/loa3",)
+
+
+def test_sweden_connect_mode_refuses_what_the_profile_forbids_or_requires(tmp_path: Path) -> None:
+    path = _write(tmp_path, {
+        "sweden_connect": True, "lifetimes": {"session_absolute": 7200},
+        "clients": [
+            {"client_id": "s", "redirect_uris": ["https://s.example/cb"], "client_secret": "x" * 32,
+             "token_endpoint_auth_method": "client_secret_basic"},
+            _pkjwt_client(),
+        ],
+    })  # fmt: skip
+    keys = {key for _, key in _problems(path)}
+    assert "clients[0].token_endpoint_auth_method" in keys  # SCOIDC 2.3.1
+    assert "clients[1].token_endpoint_auth_method" not in keys
+    for name in ("client_name#sv", "client_name#en", "contacts", "logo_uri", "client_uri"):  # SCOIDC 3.2
+        assert f"clients[1].{name}" in keys
+    assert "lifetimes.session_absolute" in keys  # SCOIDC 2.2.1
+
+
+def test_sweden_connect_mode_accepts_a_complete_client(tmp_path: Path) -> None:
+    path = _write(tmp_path, {"sweden_connect": True, "clients": [_pkjwt_client(**{
+        "client_name": {"sv": "E-tjänst", "en": "E-service"}, "contacts": ["a@c.example"],
+        "client_uri": "https://c.example/", "logo_uri": "https://c.example/logo.svg"})]})  # fmt: skip
+    assert load_settings(path).sweden_connect
+
+
+def test_service_providers_are_checked(tmp_path: Path) -> None:
+    path = _write(tmp_path, {
+        "issuer": "http://127.0.0.1:8000",
+        "saml": {"service_providers": [
+            {"id": "orgid", "entity_id": "https://gw.example/saml/orgid", "attribute_set": "org-person-01"},
+            {"id": "orgid", "entity_id": "https://gw.example/saml/orgid", "attribute_set": "no-such-set"},
+            {"id": "default", "entity_id": "http://127.0.0.1:8000/saml/metadata"},
+        ]},
+        "clients": [_pkjwt_client(sp="orgid"), {**_pkjwt_client(sp="missing"), "client_id": "d"}],
+    })  # fmt: skip
+    keys = {key for _, key in _problems(path)}
+    assert "saml.service_providers[1].id" in keys  # used twice
+    assert "saml.service_providers[1].entity_id" in keys
+    assert "saml.service_providers[1].attribute_set" in keys
+    assert "saml.service_providers[2].id" in keys  # `default` is reserved
+    assert "saml.service_providers[2].entity_id" in keys  # the default SP's entity ID
+    assert "clients[0].sp" not in keys
+    assert "clients[1].sp" in keys
+
+
+def test_provider_capabilities_and_countries(tmp_path: Path) -> None:
+    (tmp_path / "idp_configs").mkdir()
+    base = {"entity_id": "https://x.example", "loas": ["http://id.elegnamnden.se/loa/1.0/loa3"], "display_name": "X"}
+    _write(tmp_path / "idp_configs", {**base, "id": "auto"}, "auto.yaml")
+    _write(tmp_path / "idp_configs", {**base, "id": "off", "principal_selection": False, "user_message": True,
+                                      "countries": ["de", "NO"], "country_hint": True}, "off.yaml")  # fmt: skip
+    _write(tmp_path / "idp_configs", {**base, "id": "bad", "countries": ["Germany"], "attribute_set": "x"}, "bad.yaml")
+    problems = _problems(_write(tmp_path, {"providers": ["auto", "off", "bad"]}))
+    assert (str(tmp_path / "idp_configs" / "bad.yaml"), "countries") in problems
+    assert (str(tmp_path / "idp_configs" / "bad.yaml"), "attribute_set") in problems
+    settings = load_settings(_write(tmp_path, {"providers": ["auto", "off"]}))
+    auto, off = settings.providers
+    assert (auto.principal_selection, auto.user_message, auto.countries) == (None, None, ())
+    assert (off.principal_selection, off.user_message, off.countries, off.country_hint) == (
+        False,
+        True,
+        ("DE", "NO"),
+        True,
+    )
+
+
+def test_shipped_eidas_connector_takes_a_country_hint(tmp_path: Path) -> None:
+    path = _write(tmp_path, {"providers_dir": str(ROOT / "idp_configs"), "providers": ["eidas-connector"]})
+    (eidas,) = load_settings(path).providers
+    assert eidas.country_hint
+    assert eidas.attribute_set == "eidas-natural-person-01"

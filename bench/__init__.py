@@ -1,0 +1,1 @@
+"""Package: the login benchmark (issue 7). Run it with ``python -m bench``; see bench/README.md."""

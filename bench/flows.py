@@ -1,0 +1,314 @@
+"""One simulated citizen: a browser, the e-service (OIDC RP) and the IdP, stepping through a login.
+
+Each `User` holds two kept-alive HTTP connections to the gateway, as a browser and an e-service
+backend (behind the "TLS proxy", see `bench.gateway`) would, and times each gateway leg from request
+sent to response read:
+
+* ``authorize``: GET /authorize until the 302 to the IdP (cold) or to the e-service with a code (SSO);
+* ``acs``: POST /saml/acs plus the same-site GET /login/resume until the 302 with the code;
+* ``token``: POST /token (client_secret_basic, PKCE S256); ``userinfo``: GET /userinfo.
+
+The RP checks what a real one checks (``state``, ``iss``, the ID token's RS256 signature against the
+JWKS, ``iss``, ``aud``, ``nonce``, and that userinfo's ``sub`` is the ID token's), so a gateway that
+answered fast but wrong would show up as errors, not as speed. The IdP's own time is recorded as
+``idp`` (harness work, not gateway work).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import http.client
+import json
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+from urllib.parse import parse_qs
+from urllib.parse import urlencode
+from urllib.parse import urlsplit
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from bench.idp import BenchIdP
+
+TX_COOKIE = "eidgw_tx"
+SESSION_COOKIE = "eidgw_sid"
+PROXY_HEADERS = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "127.0.0.1"}
+
+
+class StepFailed(Exception):
+    """A step of a login did not produce what it must; ``stage`` names the step."""
+
+    def __init__(self, stage: str, reason: str) -> None:
+        super().__init__(f"{stage}: {reason}")
+        self.stage = stage
+        self.reason = reason
+
+
+@dataclass
+class Recorder:
+    """Latency samples per leg and error counts per stage, for one thread."""
+
+    legs: dict[str, list[float]] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, str] = field(default_factory=dict)
+    completed: int = 0
+
+    def leg(self, name: str, seconds: float) -> None:
+        """One sample of leg ``name``."""
+        self.legs.setdefault(name, []).append(seconds)
+
+    def error(self, failure: StepFailed) -> None:
+        """Count a failed login under its stage, keeping one example reason."""
+        self.errors[failure.stage] = self.errors.get(failure.stage, 0) + 1
+        self.examples.setdefault(failure.stage, failure.reason[:200])
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A response, read completely."""
+
+    status: int
+    location: str
+    cookies: dict[str, str]
+    body: bytes
+
+
+class Connection:
+    """A kept-alive HTTP/1.1 connection to the gateway (reopened after any failure)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self._conn: http.client.HTTPConnection | None = None
+
+    def send(self, method: str, path: str, headers: dict[str, str], body: str | None = None) -> Reply:
+        """One request; a kept-alive connection the server closed while idle is retried once, fresh."""
+        for attempt in (1, 2):
+            reused = self._conn is not None
+            if self._conn is None:
+                self._conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            try:
+                self._conn.request(method, path, body=body, headers={**PROXY_HEADERS, **headers})
+                response = self._conn.getresponse()
+                data = response.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self.close()
+                if reused and attempt == 1:
+                    continue
+                raise
+            except (http.client.HTTPException, OSError):
+                self.close()
+                raise
+            if response.will_close:
+                self.close()
+            cookies = {}
+            for header in response.msg.get_all("Set-Cookie") or []:
+                name, _, rest = header.partition("=")
+                cookies[name.strip()] = rest.partition(";")[0]
+            return Reply(response.status, response.getheader("Location") or "", cookies, data)
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        """Drop the connection."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def rsa_public_key(jwk: dict[str, Any]) -> rsa.RSAPublicKey:
+    """An RSA JWK (RFC 7518 6.3.1) as a cryptography public key."""
+    n = int.from_bytes(_b64url_decode(jwk["n"]), "big")
+    e = int.from_bytes(_b64url_decode(jwk["e"]), "big")
+    return rsa.RSAPublicNumbers(e, n).public_key()
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """What every simulated user needs to know about the gateway under test."""
+
+    port: int
+    issuer: str
+    client_id: str
+    client_secret: str
+    redirect_uri: str
+    scope: str
+    jwks: dict[str, dict[str, Any]]
+    """RSA JWKs by kid, from /jwks."""
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    """An authorization code and what the RP keeps to redeem it."""
+
+    code: str
+    verifier: str
+    nonce: str
+
+
+class User:
+    """A citizen's browser plus the e-service's client, with their cookies and connections."""
+
+    def __init__(self, site: Site, idp: BenchIdP, recorder: Recorder) -> None:
+        self.site = site
+        self.idp = idp
+        self.rec = recorder
+        self.browser = Connection(site.port)
+        self.backend = Connection(site.port)
+        self.cookies: dict[str, str] = {}
+        self._keys = {kid: rsa_public_key(jwk) for kid, jwk in site.jwks.items()}
+        basic = f"{site.client_id}:{site.client_secret}".encode()
+        self._basic = "Basic " + base64.b64encode(basic).decode("ascii")
+
+    def close(self) -> None:
+        """Close both connections."""
+        self.browser.close()
+        self.backend.close()
+
+    def forget_session(self) -> None:
+        """A new browser: no gateway cookies."""
+        self.cookies.clear()
+
+    def _timed(self, leg: str, stage: str, call: Callable[[], Reply]) -> Reply:
+        start = time.perf_counter()
+        try:
+            reply = call()
+        except (http.client.HTTPException, OSError) as exc:
+            raise StepFailed(stage, f"{type(exc).__name__}") from None
+        self.rec.leg(leg, time.perf_counter() - start)
+        return reply
+
+    def _browser_get(self, path: str) -> Reply:
+        cookie = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        reply = self.browser.send("GET", path, {"Cookie": cookie} if cookie else {})
+        self._keep(reply)
+        return reply
+
+    def _keep(self, reply: Reply) -> None:
+        for name, value in reply.cookies.items():
+            if value and value != '""':
+                self.cookies[name] = value
+            else:
+                self.cookies.pop(name, None)
+
+    def _authorize(self, leg: str) -> tuple[Reply, str, str, str]:
+        state, nonce, verifier = secrets.token_urlsafe(16), secrets.token_urlsafe(16), secrets.token_urlsafe(48)
+        challenge = _b64url(hashlib.sha256(verifier.encode("ascii")).digest())
+        query = urlencode(
+            {
+                "response_type": "code",
+                "client_id": self.site.client_id,
+                "redirect_uri": self.site.redirect_uri,
+                "scope": self.site.scope,
+                "state": state,
+                "nonce": nonce,
+                "code_challenge": challenge,
+                "code_challenge_method": "S256",
+            }
+        )
+        reply = self._timed(leg, "authorize", lambda: self._browser_get(f"/authorize?{query}"))
+        if reply.status != 302:
+            raise StepFailed("authorize", f"status {reply.status}")
+        return reply, state, nonce, verifier
+
+    def _code_from(self, location: str, state: str, stage: str) -> str:
+        if not location.startswith(self.site.redirect_uri + "?"):
+            raise StepFailed(stage, "not redirected to the e-service")
+        params = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+        if "code" not in params:
+            raise StepFailed(stage, f"error {params.get('error')}")
+        if params.get("state") != state or params.get("iss") != self.site.issuer:
+            raise StepFailed(stage, "state or iss mismatch")
+        return params["code"]
+
+    def cold_login(self) -> Code:
+        """authorize -> IdP -> ACS -> resume, in a browser without a gateway session; returns the code."""
+        self.forget_session()
+        reply, state, nonce, verifier = self._authorize("authorize")
+        start = time.perf_counter()
+        try:
+            request = self.idp.receive(reply.location)
+            saml_response = self.idp.respond(request)
+        except Exception as exc:  # noqa: BLE001 - any IdP refusal is one counted error
+            raise StepFailed("idp", type(exc).__name__) from None
+        self.rec.leg("idp", time.perf_counter() - start)
+        body = urlencode({"SAMLResponse": saml_response, "RelayState": request.relay_state})
+        acs_path = urlsplit(request.acs_url).path
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        start = time.perf_counter()
+        try:
+            # Cross-site POST: a SameSite=Lax browser sends no gateway cookies with it.
+            posted = self.browser.send("POST", acs_path, form, body)
+            if posted.status != 303 or not posted.location.startswith("/login/resume"):
+                raise StepFailed("acs", f"status {posted.status}")
+            resumed = self._browser_get(posted.location)
+        except (http.client.HTTPException, OSError) as exc:
+            raise StepFailed("acs", type(exc).__name__) from None
+        if resumed.status != 302:
+            raise StepFailed("resume", f"status {resumed.status}")
+        self.rec.leg("acs", time.perf_counter() - start)
+        return Code(self._code_from(resumed.location, state, "resume"), verifier, nonce)
+
+    def sso_login(self, leg: str = "authorize_sso") -> Code:
+        """authorize with an SSO session cookie: the gateway answers with a code at once."""
+        if SESSION_COOKIE not in self.cookies:
+            raise StepFailed("authorize", "no SSO session cookie")
+        reply, state, nonce, verifier = self._authorize(leg)
+        return Code(self._code_from(reply.location, state, "authorize"), verifier, nonce)
+
+    def redeem(self, code: Code) -> None:
+        """token + userinfo, checked as an RP checks them."""
+        body = urlencode(
+            {
+                "grant_type": "authorization_code",
+                "code": code.code,
+                "redirect_uri": self.site.redirect_uri,
+                "code_verifier": code.verifier,
+            }
+        )
+        headers = {"Authorization": self._basic, "Content-Type": "application/x-www-form-urlencoded"}
+        reply = self._timed("token", "token", lambda: self.backend.send("POST", "/token", headers, body))
+        if reply.status != 200:
+            raise StepFailed("token", f"status {reply.status}")
+        tokens = json.loads(reply.body)
+        claims = self._verify_id_token(tokens.get("id_token", ""), code.nonce)
+        bearer = {"Authorization": f"Bearer {tokens.get('access_token', '')}"}
+        reply = self._timed("userinfo", "userinfo", lambda: self.backend.send("GET", "/userinfo", bearer))
+        if reply.status != 200:
+            raise StepFailed("userinfo", f"status {reply.status}")
+        if json.loads(reply.body).get("sub") != claims.get("sub"):
+            raise StepFailed("userinfo", "sub differs from the ID token's")
+
+    def _verify_id_token(self, token: str, nonce: str) -> dict[str, Any]:
+        try:
+            header_b64, payload_b64, signature_b64 = token.split(".")
+            header = json.loads(_b64url_decode(header_b64))
+            key = self._keys[header["kid"]]
+            if header.get("alg") != "RS256":
+                raise ValueError("alg")
+            key.verify(
+                _b64url_decode(signature_b64),
+                f"{header_b64}.{payload_b64}".encode("ascii"),
+                padding.PKCS1v15(),
+                hashes.SHA256(),
+            )
+            claims: dict[str, Any] = json.loads(_b64url_decode(payload_b64))
+        except Exception as exc:  # noqa: BLE001 - any malformed or unverifiable token is one counted error
+            raise StepFailed("id_token", type(exc).__name__) from None
+        if claims.get("iss") != self.site.issuer or claims.get("aud") != self.site.client_id:
+            raise StepFailed("id_token", "iss or aud mismatch")
+        if claims.get("nonce") != nonce or claims.get("exp", 0) < time.time():
+            raise StepFailed("id_token", "nonce mismatch or expired")
+        return claims

@@ -1,0 +1,239 @@
+"""Run the real gateway for the benchmark: gunicorn, Redis, production settings behind a "TLS proxy".
+
+The gateway is configured as in production (``environment: production``): an https issuer, a
+configured ``secret_key``, keys from ``keys generate``, the Redis store, INFO-level JSON logs with
+audit events, werkzeug's ProxyFix for one proxy hop. Only TLS itself is absent: the harness plays
+the TLS-terminating reverse proxy the README prescribes, talking plain HTTP to gunicorn on
+127.0.0.1 with ``X-Forwarded-Proto: https``, so the issuer is ``https://127.0.0.1:<port>``.
+
+CPU is read from ``/proc/<pid>/stat`` (utime + stime) of the gunicorn master and its workers, the
+gateway processes' own accounting, so the harness's CPU is never counted as the gateway's.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+import requests
+import yaml
+
+from bench.idp import federation_metadata
+from gateway.trust.certs import KeyPair
+from gateway.trust.keystore import generate_keys
+
+ROOT = Path(__file__).absolute().parents[1]
+GUNICORN_CONF = Path(__file__).absolute().parent / "gunicorn_conf.py"
+CLIENT_ID = "bench-rp"
+REDIRECT_URI = "https://rp.bench.invalid/callback"
+SCOPE = "openid https://id.oidc.se/scope/naturalPersonNumber https://id.oidc.se/scope/naturalPersonInfo"
+IDP_ENTITY_ID = "https://idp.bench.invalid/idp"
+IDP_SSO_URL = "https://idp.bench.invalid/sso"
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True, slots=True)
+class GatewaySpec:
+    """One gateway configuration to benchmark."""
+
+    workers: int
+    entities: int = 1
+    threads: int = 4
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of one process, in seconds (fields 14 and 15 of /proc/<pid>/stat, proc(5))."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = text.rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+
+
+def find_redis_pid() -> int | None:
+    """The local redis-server's pid when exactly one runs (its CPU is reported, not counted)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "redis-server":
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found[0] if len(found) == 1 else None
+
+
+class BenchGateway:
+    """A gunicorn gateway with a generated production configuration; use as a context manager."""
+
+    def __init__(
+        self,
+        spec: GatewaySpec,
+        workdir: Path,
+        *,
+        redis_url: str,
+        idp_key: KeyPair,
+        profile_dir: Path | None = None,
+    ) -> None:
+        self.spec = spec
+        self.workdir = workdir
+        self.redis_url = redis_url
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.issuer = f"https://127.0.0.1:{self.port}"
+        self.prefix = f"bench:{secrets.token_hex(6)}:"
+        self.client_secret = secrets.token_urlsafe(32)
+        self.idp_key = idp_key
+        self.profile_dir = profile_dir
+        self.process: subprocess.Popen[bytes] | None = None
+        self.sp_metadata = b""
+
+    def __enter__(self) -> BenchGateway:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _write_config(self) -> Path:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        generate_keys(self.workdir / "keys")
+        (self.workdir / "idp_configs").mkdir(exist_ok=True)
+        (self.workdir / "metadata").mkdir(exist_ok=True)
+        metadata = self.workdir / "metadata" / f"federation-{self.spec.entities}.xml"
+        metadata.write_text(
+            federation_metadata(IDP_ENTITY_ID, IDP_SSO_URL, self.idp_key, self.spec.entities), encoding="utf-8"
+        )
+        provider = {
+            "id": "bench",
+            "entity_id": IDP_ENTITY_ID,
+            "display_name": {"sv": "Bänk-e-leg", "en": "Bench e-ID"},
+            "loas": ["http://id.elegnamnden.se/loa/1.0/loa3"],
+            "attribute_set": "pnr-01",
+        }
+        (self.workdir / "idp_configs" / "bench.yaml").write_text(yaml.safe_dump(provider), encoding="utf-8")
+        config = {
+            "environment": "production",
+            "issuer": self.issuer,
+            "secret_key": secrets.token_urlsafe(48),
+            "keys_dir": "keys",
+            "workers": self.spec.workers,
+            "store": {"url": self.redis_url, "prefix": self.prefix},
+            "providers": ["bench"],
+            "saml": {"metadata": [{"file": f"metadata/{metadata.name}"}]},
+            "clients": [
+                {
+                    "client_id": CLIENT_ID,
+                    "client_name": {"sv": "Bänk-e-tjänst", "en": "Bench e-service"},
+                    "redirect_uris": [REDIRECT_URI],
+                    "token_endpoint_auth_method": "client_secret_basic",
+                    "client_secret": self.client_secret,
+                    "scopes": SCOPE.split(),
+                }
+            ],
+        }
+        path = self.workdir / "gateway.yaml"
+        path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+        return path
+
+    def start(self) -> None:
+        """Start gunicorn and wait until every worker answers /readyz."""
+        config = self._write_config()
+        env = dict(os.environ)
+        env.update(
+            EID_GATEWAY_CONFIG=str(config),
+            EID_GATEWAY_BIND=f"127.0.0.1:{self.port}",
+            EID_GATEWAY_WORKERS=str(self.spec.workers),
+            EID_GATEWAY_THREADS=str(self.spec.threads),
+            EID_GATEWAY_LOG_LEVEL="INFO",
+        )
+        env.pop("AUTHLIB_INSECURE_TRANSPORT", None)
+        if self.profile_dir is not None:
+            self.profile_dir.mkdir(parents=True, exist_ok=True)
+            env["EID_BENCH_PROFILE_DIR"] = str(self.profile_dir)
+        log = (self.workdir / "gateway.log").open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "gateway.wsgi:app"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gateway exited; see {self.workdir / 'gateway.log'}")
+            if len(self.worker_pids()) == self.spec.workers and self._ready():
+                break
+            time.sleep(0.2)
+        else:
+            self.stop()
+            raise RuntimeError(f"gateway did not become ready; see {self.workdir / 'gateway.log'}")
+        self.sp_metadata = requests.get(f"{self.url}/saml/metadata", headers=self.headers(), timeout=10).content
+
+    def _ready(self) -> bool:
+        try:
+            return requests.get(f"{self.url}/readyz", headers=self.headers(), timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    @staticmethod
+    def headers() -> dict[str, str]:
+        """What the TLS-terminating proxy adds (one hop, as ProxyFix is configured)."""
+        return {"X-Forwarded-Proto": "https", "X-Forwarded-For": "127.0.0.1"}
+
+    def worker_pids(self) -> list[int]:
+        """The gunicorn workers (children of the master)."""
+        if self.process is None:
+            return []
+        master = self.process.pid
+        try:
+            children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+        except OSError:
+            return []
+        return [int(pid) for pid in children]
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds used so far by the master and every worker."""
+        if self.process is None:
+            return 0.0
+        return sum(cpu_seconds(pid) for pid in [self.process.pid, *self.worker_pids()])
+
+    def stop(self) -> None:
+        """Stop gunicorn gracefully (workers write their profiles on exit), then drop our Redis keys."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        client = redis.Redis.from_url(self.redis_url)
+        try:
+            batch = []
+            for key in client.scan_iter(match=f"{self.prefix}*", count=1000):
+                batch.append(key)
+                if len(batch) >= 1000:
+                    client.delete(*batch)
+                    batch.clear()
+            if batch:
+                client.delete(*batch)
+        finally:
+            client.close()
