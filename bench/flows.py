@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 from urllib.parse import parse_qs
+from urllib.parse import quote
 from urllib.parse import urlencode
 from urllib.parse import urlsplit
 
@@ -39,6 +40,7 @@ from bench.idp import BenchIdP
 TX_COOKIE = "eidgw_tx"
 SESSION_COOKIE = "eidgw_sid"
 PROXY_HEADERS = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "127.0.0.1"}
+_BASE64_FORM = str.maketrans({"+": "%2B", "/": "%2F", "=": "%3D"})
 
 
 class StepFailed(Exception):
@@ -244,7 +246,8 @@ class User:
         except Exception as exc:  # noqa: BLE001 - any IdP refusal is one counted error
             raise StepFailed("idp", type(exc).__name__) from None
         self.rec.leg("idp", time.perf_counter() - start)
-        body = urlencode({"SAMLResponse": saml_response, "RelayState": request.relay_state})
+        # What urlencode makes of base64, without its per-character loop (a login's largest client cost).
+        body = f"SAMLResponse={saml_response.translate(_BASE64_FORM)}&RelayState={quote(request.relay_state, safe='')}"
         acs_path = urlsplit(request.acs_url).path
         form = {"Content-Type": "application/x-www-form-urlencoded"}
         start = time.perf_counter()

@@ -1,8 +1,9 @@
 """Run the real gateway for the benchmark: gunicorn, Redis, production settings behind a "TLS proxy".
 
 The gateway is configured as in production (``environment: production``): an https issuer, a
-configured ``secret_key``, keys from ``keys generate``, the Redis store, INFO-level JSON logs with
-audit events, werkzeug's ProxyFix for one proxy hop. Only TLS itself is absent: the harness plays
+configured ``secret_key``, keys from ``keys generate``, the Redis store, federation metadata signed
+by a "federation operator" key whose certificate is pinned, SP metadata details, INFO-level JSON logs
+with audit events, werkzeug's ProxyFix for one proxy hop. Only TLS itself is absent: the harness plays
 the TLS-terminating reverse proxy the README prescribes, talking plain HTTP to gunicorn on
 127.0.0.1 with ``X-Forwarded-Proto: https``, so the issuer is ``https://127.0.0.1:<port>``.
 
@@ -26,6 +27,7 @@ import yaml
 
 from bench.idp import federation_metadata
 from gateway.trust.certs import KeyPair
+from gateway.trust.certs import generate_key_pair
 from gateway.trust.keystore import generate_keys
 
 ROOT = Path(__file__).absolute().parents[1]
@@ -117,8 +119,11 @@ class BenchGateway:
         (self.workdir / "idp_configs").mkdir(exist_ok=True)
         (self.workdir / "metadata").mkdir(exist_ok=True)
         metadata = self.workdir / "metadata" / f"federation-{self.spec.entities}.xml"
+        signer = generate_key_pair("bench federation metadata signer")
+        (self.workdir / "metadata" / "signer.crt").write_bytes(signer.cert_pem)
         metadata.write_text(
-            federation_metadata(IDP_ENTITY_ID, IDP_SSO_URL, self.idp_key, self.spec.entities), encoding="utf-8"
+            federation_metadata(IDP_ENTITY_ID, IDP_SSO_URL, self.idp_key, self.spec.entities, signer),
+            encoding="utf-8",
         )
         provider = {
             "id": "bench",
@@ -136,7 +141,20 @@ class BenchGateway:
             "workers": self.spec.workers,
             "store": {"url": self.redis_url, "prefix": self.prefix},
             "providers": ["bench"],
-            "saml": {"metadata": [{"file": f"metadata/{metadata.name}"}]},
+            "saml": {
+                "metadata": [{"file": f"metadata/{metadata.name}", "signing_cert": "metadata/signer.crt"}],
+                "sp_metadata": {
+                    "service_type": "public-sector-sp",
+                    "display_name": {"sv": "Bänk-gateway", "en": "Bench gateway"},
+                    "logos": [{"url": "https://bench.invalid/logo.svg", "width": 100, "height": 100}],
+                    "organization": {
+                        "name": {"sv": "Bänkkommunen"},
+                        "display_name": {"sv": "Bänkkommunen"},
+                        "url": {"sv": "https://bench.invalid/"},
+                        "number": "2120000000",
+                    },
+                },
+            },
             "clients": [
                 {
                     "client_id": CLIENT_ID,

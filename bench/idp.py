@@ -88,11 +88,8 @@ _ASSERTION: Final = (
     "</saml:Assertion>"
 )
 
-_RESPONSE: Final = (
-    '<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
-    'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{now}" '
-    'Destination={acs_attr} InResponseTo="{rid}">'
-    '<saml:Issuer Format="urn:oasis:names:tc:SAML:2.0:nameid-format:entity">{idp}</saml:Issuer>'
+# An enveloped signature template (saml-core 5.4): exclusive c14n, RSA-SHA256, SHA-256 (DP 8).
+_SIGNATURE: Final = (
     '<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo>'
     '<ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>'
     '<ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/>'
@@ -102,6 +99,14 @@ _RESPONSE: Final = (
     '<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/></ds:Reference>'
     "</ds:SignedInfo><ds:SignatureValue/><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}"
     "</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>"
+)
+
+_RESPONSE: Final = (
+    '<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
+    'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{now}" '
+    'Destination={acs_attr} InResponseTo="{rid}">'
+    '<saml:Issuer Format="urn:oasis:names:tc:SAML:2.0:nameid-format:entity">{idp}</saml:Issuer>'
+    "{signature}"
     '<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>'
     "<saml:EncryptedAssertion>"
     '<xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#" Id="{data_id}" '
@@ -161,7 +166,7 @@ class BenchIdP:
         self.entity_id = entity_id
         self.sso_url = sso_url
         self._key = xmlsec.Key.from_memory(key_pair.key_pem, xmlsec.constants.KeyDataFormatPem)
-        self._cert = cert_body(key_pair.cert_pem)
+        self._signature = _SIGNATURE.replace("{cert}", cert_body(key_pair.cert_pem))
         signing = _certs_in(sp_metadata, "signing")
         encryption = _certs_in(sp_metadata, "encryption")
         if not signing or not encryption:
@@ -216,7 +221,8 @@ class BenchIdP:
         response_id = new_id()
         document = _RESPONSE.format(
             id=response_id, now=stamp, acs_attr=quoteattr(request.acs_url), rid=request.id,
-            idp=escape(self.entity_id), cert=self._cert, data_id=new_id(), key_id=new_id(),
+            idp=escape(self.entity_id), signature=self._signature.replace("{id}", response_id),
+            data_id=new_id(), key_id=new_id(),
             sp_cert=self._sp_encryption_cert, wrapped=base64.b64encode(wrapped).decode("ascii"),
             ciphertext=base64.b64encode(ciphertext).decode("ascii"),
         )  # fmt: skip
@@ -259,11 +265,13 @@ def entity_descriptor(entity_id: str, sso_url: str, cert_pem: bytes) -> str:
     )
 
 
-def federation_metadata(entity_id: str, sso_url: str, key_pair: KeyPair, entities: int) -> str:
-    """An EntitiesDescriptor with the benchmark IdP and ``entities - 1`` other IdPs, each with its own cert.
+def federation_metadata(entity_id: str, sso_url: str, key_pair: KeyPair, entities: int, signer: KeyPair) -> str:
+    """A signed EntitiesDescriptor with the benchmark IdP and ``entities - 1`` other IdPs, each with its own cert.
 
-    The other entities' certificates come from a few RSA keys (generating 999 keys would take minutes)
-    but are distinct certificates, as in a real aggregate.
+    Signed by ``signer``, the federation operator (DP 2: the gateway trusts only metadata that verifies
+    against the pinned signer certificate), valid for a week. The other entities' certificates come
+    from a few RSA keys (generating 999 keys would take minutes) but are distinct certificates, as in a
+    real aggregate.
     """
     entries = [entity_descriptor(entity_id, sso_url, key_pair.cert_pem)]
     others = [rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(min(4, entities))]
@@ -271,12 +279,22 @@ def federation_metadata(entity_id: str, sso_url: str, key_pair: KeyPair, entitie
         other_id = f"https://idp{index:04d}.federation.bench.invalid/idp"
         cert = self_signed(others[index % len(others)], other_id)
         entries.append(entity_descriptor(other_id, other_id + "/sso", cert.public_bytes(serialization.Encoding.PEM)))
-    return (
+    aggregate_id = new_id()
+    valid_until = saml_time(datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=7))
+    document = (
         f'<md:EntitiesDescriptor xmlns:md="{NS_MD}" xmlns:ds="{NS_DS}" xmlns:saml="{NS_SAML}" '
-        'xmlns:mdattr="urn:oasis:names:tc:SAML:metadata:attribute" Name="https://bench.invalid/federation">'
+        'xmlns:mdattr="urn:oasis:names:tc:SAML:metadata:attribute" Name="https://bench.invalid/federation" '
+        f'ID="{aggregate_id}" validUntil="{valid_until}" cacheDuration="PT6H">'
+        + _SIGNATURE.format(id=aggregate_id, cert=cert_body(signer.cert_pem))
         + "".join(entries)
         + "</md:EntitiesDescriptor>"
     )
+    root = etree.fromstring(document.encode("utf-8"))
+    xmlsec.tree.add_ids(root, ["ID"])
+    context = xmlsec.SignatureContext()
+    context.key = xmlsec.Key.from_memory(signer.key_pem, xmlsec.constants.KeyDataFormatPem)
+    context.sign(root.find(f"{{{NS_DS}}}Signature"))
+    return etree.tostring(root, encoding="unicode")
 
 
 def new_key_pair(name: str) -> KeyPair:

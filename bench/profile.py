@@ -5,9 +5,9 @@ Two ways, both opt-in and both from the harness only:
 * ``--profile``: `bench.gunicorn_conf` runs every request under cProfile with a per-thread CPU
   clock and each worker writes ``worker-<pid>.prof`` on exit; `summarize` merges them.
 * ``--py-spy PATH``: the py-spy binary samples each worker while a run is measured (``--format raw``,
-  idle threads excluded) and `summarize_samples` lists where the samples fall: the function a sample
-  is in (self) and every function on its stack (inclusive). Sampling barely slows the gateway, so
-  the numbers stay close to an unprofiled run.
+  ``--nonblocking`` so the workers are never paused) and `summarize_samples` lists where the samples
+  fall: the function a sample is in (self) and every function on its stack (inclusive), leaving out
+  samples of threads that only wait (an idle gthread thread, the poller, a socket read from Redis).
 """
 
 from __future__ import annotations
@@ -43,9 +43,10 @@ class PySpy:
     def __init__(self, binary: str, pids: list[int], out_dir: Path, tag: str, rate: int = 200) -> None:
         out_dir.mkdir(parents=True, exist_ok=True)
         self.files = [out_dir / f"{tag}-{pid}.txt" for pid in pids]
+        options = ["--rate", str(rate), "--format", "raw", "--nonblocking"]
         self._processes = [
             subprocess.Popen(
-                [binary, "record", "--pid", str(pid), "--rate", str(rate), "--format", "raw", "--output", str(file)],
+                [binary, "record", "--pid", str(pid), *options, "--output", str(file)],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
@@ -71,11 +72,23 @@ def _frame_name(frame: str) -> str:
     return f"{function} ({file})" if file else function
 
 
+# Leaf frames of threads that wait rather than work: their samples are counted apart.
+_WAITING = frozenset(
+    {
+        "_worker (thread.py)",
+        "EpollSelector.select (selectors.py)",
+        "Condition.wait (threading.py)",
+        "SocketBuffer._read_from_socket (socket.py)",
+        "Arbiter.sleep (arbiter.py)",
+    }
+)
+
+
 def summarize_samples(files: list[Path], out: Path, limit: int = 45) -> Path:
-    """Self and inclusive shares of py-spy's collapsed stacks, over all files."""
+    """Self and inclusive shares of py-spy's collapsed stacks over all files, waiting threads left out."""
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
-    total = 0
+    total = waiting = 0
     for file in files:
         for line in file.read_text(encoding="utf-8", errors="replace").splitlines():
             stack, _, count_text = line.rpartition(" ")
@@ -85,11 +98,15 @@ def summarize_samples(files: list[Path], out: Path, limit: int = 45) -> Path:
             frames = [_frame_name(f) for f in stack.split(";")[1:]]  # the first entry names the thread
             if not frames:
                 continue
+            if frames[-1] in _WAITING:
+                waiting += count
+                continue
             total += count
             own[frames[-1]] += count
             for name in set(frames):
                 inclusive[name] += count
-    lines = [f"{total} samples from {len(files)} worker(s)", "", "self %  function"]
+    lines = [f"{total} working samples ({waiting} waiting left out) from {len(files)} worker(s)", ""]
+    lines.append("self %  function")
     lines += [f"{100 * n / max(total, 1):6.1f}  {name}" for name, n in own.most_common(limit)]
     lines += ["", "incl % function"]
     lines += [f"{100 * n / max(total, 1):6.1f}  {name}" for name, n in inclusive.most_common(limit * 2)]

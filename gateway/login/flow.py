@@ -189,10 +189,16 @@ def start(svc: LoginServices, request: AuthorizationRequest, session_sid: str | 
     return Chooser(transaction, tuple(p for p, _ in candidates), (cookie,))
 
 
-def load_transaction(svc: LoginServices, tx_id: str | None, cookie_tx: str | None) -> LoginTransaction:
-    """The transaction this browser started, or a citizen error page."""
+def _bound_transaction_id(tx_id: str | None, cookie_tx: str | None) -> str:
+    """``tx_id`` if this browser's signed transaction cookie names it, else a citizen error page."""
     if not tx_id or tx_id != cookie_tx:
         raise CitizenError("session_mismatch", "transaction does not belong to this browser")
+    return tx_id
+
+
+def load_transaction(svc: LoginServices, tx_id: str | None, cookie_tx: str | None) -> LoginTransaction:
+    """The transaction this browser started, or a citizen error page."""
+    tx_id = _bound_transaction_id(tx_id, cookie_tx)
     try:
         transaction = svc.records.get(store_keys.transaction(tx_id), LoginTransaction)
     except ValueError:
@@ -324,8 +330,9 @@ def on_upstream_response(svc: LoginServices, relay_state: str | None, saml_respo
         auth_time=identity.authn_instant,
     )
     session = sso.SsoSession(sid=sid, user=user, provider_id=provider.id, loa=identity.loa, created_at=int(now))
-    sso.save(svc.records, session, svc.settings.lifetimes, now=now)
-    svc.records.put(key, transaction.authenticated(user), lifetime)
+    with svc.records.batch():  # the session and the transaction: one round trip to the store
+        sso.save(svc.records, session, svc.settings.lifetimes, now=now)
+        svc.records.put(key, transaction.authenticated(user), lifetime)
     svc.audit.event(
         "login.authenticated", tx=transaction.id, client=transaction.client_id, provider=provider.id,
         citizen=svc.audit.citizen(identity), loa=identity.loa, sid_hash=store_keys.digest(sid)[:16],
@@ -335,10 +342,13 @@ def on_upstream_response(svc: LoginServices, relay_state: str | None, saml_respo
 
 def resume(svc: LoginServices, tx_id: str | None, cookie_tx: str | None) -> Redirect:
     """Complete the login in the browser that started it: code (or error) to the client."""
-    load_transaction(svc, tx_id, cookie_tx)
-    transaction = svc.records.take(store_keys.transaction(tx_id or ""), LoginTransaction)
+    bound = _bound_transaction_id(tx_id, cookie_tx)
+    try:
+        transaction = svc.records.take(store_keys.transaction(bound), LoginTransaction)
+    except ValueError:
+        transaction = None
     if transaction is None:
-        raise CitizenError("expired", "resume: transaction already consumed")
+        raise CitizenError("expired", "resume: transaction not found, expired or already consumed")
     params = transaction.params
     if transaction.status is Status.FAILED:
         url = _error_redirect(
@@ -378,15 +388,15 @@ def _issue_code(svc: LoginServices, params: dict[str, str], session: sso.SsoSess
     except OAuth2Error as error:
         url = _error_redirect(params["redirect_uri"], error.error, params.get("state"), svc.settings.issuer)
         return Redirect(url)
-    response = svc.oidc.create_authorization_response(request=request, grant_user=session.user, grant=grant)
-    location = response.headers.get("Location")
-    if not location:
-        raise ClientError("server_error", "no authorization response was produced", status=500)
-    updated = sso.with_client(session, params["client_id"])
+    with svc.records.batch():  # the code and the session: one round trip to the store
+        response = svc.oidc.create_authorization_response(request=request, grant_user=session.user, grant=grant)
+        location = response.headers.get("Location")
+        if not location:
+            raise ClientError("server_error", "no authorization response was produced", status=500)
+        sso.save(svc.records, sso.with_client(session, params["client_id"]), svc.settings.lifetimes, now=now)
     svc.audit.event(
         "login.code_issued", client=params["client_id"], citizen=svc.audit.citizen(session.user.identity),
         provider=session.provider_id,
     )  # fmt: skip
-    sso.save(svc.records, updated, svc.settings.lifetimes, now=now)
     cookie = svc.binder.cookie(SESSION_COOKIE, session.sid, svc.settings.lifetimes.session_absolute)
     return Redirect(location, (cookie,))

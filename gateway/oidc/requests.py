@@ -15,6 +15,7 @@ page (`CitizenError`), everything else is redirected back to the client.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -59,6 +60,8 @@ class RedirectError(ClientError):
 
 
 GatewayErrorType = RedirectError | CitizenError
+Fail = Callable[[str, str], GatewayErrorType]
+"""Makes the error for (OIDC error code, description): a redirect when a redirect URI is known, else a page."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +132,7 @@ def _page_language(ui_locales: tuple[str, ...]) -> str:
     return "sv"
 
 
-def _single_valued(args: Any, fail: Any) -> dict[str, str]:
+def _single_valued(args: Any, fail: Fail) -> dict[str, str]:
     """Each parameter once (OAuth 2.0 3.1: "MUST NOT be included more than once"), each bounded in size."""
     params: dict[str, str] = {}
     for name in args:
@@ -177,7 +180,7 @@ def parse_authorization(server: GatewayAuthorizationServer, http_request: Any) -
     return validate_authorization(server, client, params)
 
 
-def _redeem_pushed(server: GatewayAuthorizationServer, client: Client, request_uri: str, fail: Any) -> dict[str, str]:
+def _redeem_pushed(server: GatewayAuthorizationServer, client: Client, request_uri: str, fail: Fail) -> dict[str, str]:
     """RFC 9126 4: the pushed request, once, and only for the client that pushed it."""
     if not request_uri.startswith(REQUEST_URI_PREFIX):
         raise fail("request_uri_not_supported", "only request_uri values from the PAR endpoint are accepted")

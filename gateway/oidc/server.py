@@ -203,10 +203,11 @@ class GatewayAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             user=request.user,
             expires_at=int(time.time()) + lifetime,
         )
-        self.context.records.put(store_keys.access_token(token_hash), record, lifetime)
-        self.context.records.put(
-            store_keys.code_used(request.code_hash), RedeemedCode(access_token_hashes=(token_hash,)), lifetime
-        )
+        with self.context.records.batch():  # both records in one round trip to the store
+            self.context.records.put(store_keys.access_token(token_hash), record, lifetime)
+            self.context.records.put(
+                store_keys.code_used(request.code_hash), RedeemedCode(access_token_hashes=(token_hash,)), lifetime
+            )
 
     def create_oauth2_request(self, request: Any) -> OAuth2Request:
         """Use an already-built request as is; otherwise wrap the Flask request the view passed."""

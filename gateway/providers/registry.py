@@ -49,11 +49,22 @@ class ProviderRegistry:
         """The provider whose SAML entity ID this is (for `authnProvider` hints)."""
         return next((p for p in self._providers.values() if p.entity_id == entity_id), None)
 
+    def offered(self, provider: ProviderSettings) -> tuple[str, ...]:
+        """The LoAs ``provider`` can deliver: its definition's, limited to those its metadata certifies, if any.
+
+        An IdP refuses a request for a level it is not certified for (DP 5.4.4),
+        and its `assurance-certification` values are where it says which (DP 2.1.3).
+        """
+        certified = self.capabilities(provider).loas
+        if not certified:
+            return provider.loas
+        return tuple(loa for loa in provider.loas if loa in certified)
+
     def serving(self, acceptable: Sequence[str]) -> list[Candidate]:
         """Providers offering one of the ``acceptable`` upstream LoAs (any, if empty), each with the LoAs to request."""
         result = []
         for provider in self._providers.values():
-            loas = requested_loas(acceptable, provider.loas)
+            loas = requested_loas(acceptable, self.offered(provider))
             if loas:
                 result.append((provider, loas))
         return result
@@ -104,7 +115,7 @@ class ProviderRegistry:
 
     def loas_offered(self) -> tuple[str, ...]:
         """Every upstream LoA some provider offers."""
-        return tuple(dict.fromkeys(loa for p in self._providers.values() for loa in p.loas))
+        return tuple(dict.fromkeys(loa for p in self._providers.values() for loa in self.offered(p)))
 
     def acr_values_supported(self, policy: str = "as-is") -> list[str]:
         """Every `acr` the gateway can state for what its providers offer, for discovery."""

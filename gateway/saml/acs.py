@@ -35,6 +35,7 @@ from gateway.errors import UpstreamError
 from gateway.model import AuthnResult
 from gateway.saml.replay import ReplayGuard
 from gateway.saml.sp import ServiceProvider
+from gateway.saml.xmlsec_backend import decrypt_once
 
 log = logging.getLogger(__name__)
 
@@ -152,11 +153,12 @@ def verify_response(
     xml = decode_post(saml_response)
     _check_envelope(xml, expect)
     try:
-        parsed = sp.client.parse_authn_request_response(
-            saml_response,
-            BINDING_HTTP_POST,
-            outstanding={expect.request_id: sp.acs_url},
-        )
+        with decrypt_once():  # pysaml2 decrypts the same document twice; see decrypt_once
+            parsed = sp.client.parse_authn_request_response(
+                saml_response,
+                BINDING_HTTP_POST,
+                outstanding={expect.request_id: sp.acs_url},
+            )
     except StatusError:
         raise _status_error(xml) from None
     except StoreUnavailable:

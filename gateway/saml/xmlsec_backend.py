@@ -26,10 +26,13 @@ content, so no assertion or attribute reaches a log through it.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import importlib.metadata
 import secrets
 import threading
+from collections.abc import Iterator
 from typing import Any
 from typing import Final
 
@@ -125,6 +128,29 @@ _INDIRECTIONS: Final = frozenset(
 
 _KEY_CACHE_SIZE: Final = 64
 
+# Decryptions made inside `decrypt_once`, by (sha256 of the document, key identity).
+_DECRYPTED: contextvars.ContextVar[dict[tuple[str, tuple[str, int]], str] | None] = contextvars.ContextVar(
+    "_DECRYPTED", default=None
+)
+
+
+@contextlib.contextmanager
+def decrypt_once() -> Iterator[None]:
+    """Within the block, decrypting the same document with the same key again returns the first result.
+
+    pysaml2 verifies a Response twice when its assertion is not signed (``Entity._parse_response``
+    first requires assertion signatures to find out whether there are any, then verifies again
+    without), and each pass decrypts the same serialized Response with the same key: the second RSA
+    key unwrap and AES decryption would repeat the first exactly. Wrap one response's processing in
+    this block; the results live only as long as the block, so no decrypted assertion outlives the
+    request that received it. Every check still runs on the first decryption of each distinct input.
+    """
+    token = _DECRYPTED.set({})
+    try:
+        yield
+    finally:
+        _DECRYPTED.reset(token)
+
 
 class _NoExternalResources(etree.Resolver):  # type: ignore[misc]
     """Answers every external DTD or entity load with nothing.
@@ -139,6 +165,15 @@ class _NoExternalResources(etree.Resolver):  # type: ignore[misc]
         return self.resolve_string("", context)
 
 
+def _as_bytes(data: str | bytes | SamlBase) -> bytes:
+    """A document as pysaml2 may pass it (an object, str or bytes), as UTF-8 bytes."""
+    if isinstance(data, SamlBase):
+        data = data.to_string()
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return bytes(data)
+
+
 def _parse(data: str | bytes | SamlBase, error: type[XmlsecError]) -> etree._Element:
     """Parse a SAML document with a hardened parser, refusing any DOCTYPE.
 
@@ -146,10 +181,6 @@ def _parse(data: str | bytes | SamlBase, error: type[XmlsecError]) -> etree._Ele
     entity expansion attacks start. ``collect_ids=False`` leaves the ID table empty, so the only IDs
     libxmlsec1 can resolve are the ones registered after the uniqueness check.
     """
-    if isinstance(data, SamlBase):
-        data = data.to_string()
-    if isinstance(data, str):
-        data = data.encode("utf-8")
     parser = etree.XMLParser(
         resolve_entities=False,
         no_network=True,
@@ -160,7 +191,7 @@ def _parse(data: str | bytes | SamlBase, error: type[XmlsecError]) -> etree._Ele
     )
     parser.resolvers.add(_NoExternalResources())
     try:
-        root = etree.fromstring(data, parser)
+        root = etree.fromstring(_as_bytes(data), parser)
     except (etree.XMLSyntaxError, ValueError) as exc:
         raise error("not well-formed XML") from exc
     if root.getroottree().docinfo.doctype:
@@ -301,9 +332,35 @@ class _KeyCache:
         self._keys: dict[tuple[str, int], xmlsec.Key] = {}
         self._lock = threading.Lock()
         self._max_entries = max_entries
+        self._local = threading.local()
 
     def load(self, path: str, key_format: int, error: type[XmlsecError]) -> xmlsec.Key:
         """The key in the file at ``path``, loaded at most once per content."""
+        return self._entry(path, key_format, error)[1]
+
+    def manager(
+        self, path: str, key_format: int, error: type[XmlsecError]
+    ) -> tuple[tuple[str, int], xmlsec.KeysManager]:
+        """The key's cache identity and a KeysManager holding only that key, made once per key and thread.
+
+        Creating a KeysManager costs several milliseconds (libxmlsec1 sets up its X.509 store), many
+        times the RSA operation it serves. python-xmlsec releases the GIL while it encrypts or decrypts
+        and libxmlsec1 does not promise that a manager may be used by two threads at once, so each
+        thread keeps its own; nothing is ever added to a manager after it is made.
+        """
+        cache_key, key = self._entry(path, key_format, error)
+        managers: dict[tuple[str, int], xmlsec.KeysManager] | None = getattr(self._local, "managers", None)
+        if managers is None:
+            managers = self._local.managers = {}
+        manager = managers.get(cache_key)
+        if manager is None:
+            if len(managers) >= self._max_entries:
+                managers.pop(next(iter(managers)))
+            manager = managers[cache_key] = xmlsec.KeysManager()
+            manager.add_key(key)
+        return cache_key, manager
+
+    def _entry(self, path: str, key_format: int, error: type[XmlsecError]) -> tuple[tuple[str, int], xmlsec.Key]:
         try:
             with open(path, "rb") as file:
                 data = file.read()
@@ -312,7 +369,7 @@ class _KeyCache:
         cache_key = (hashlib.sha256(data).hexdigest(), key_format)
         key = self._keys.get(cache_key)
         if key is not None:
-            return key
+            return cache_key, key
         try:
             key = xmlsec.Key.from_memory(data, key_format)
         except xmlsec.Error as exc:
@@ -321,7 +378,7 @@ class _KeyCache:
             if len(self._keys) >= self._max_entries:
                 self._keys.pop(next(iter(self._keys)))
             self._keys[cache_key] = key
-        return key
+        return cache_key, key
 
 
 class PythonXmlsecBackend(saml2.sigver.CryptoBackend):  # type: ignore[misc]
@@ -393,19 +450,25 @@ class PythonXmlsecBackend(saml2.sigver.CryptoBackend):  # type: ignore[misc]
         configured key and expects the whole document back with the EncryptedData replaced by the
         plaintext element, raising an ``XmlsecError`` to try the next key.
         """
-        key = self._keys.load(key_file, xmlsec.constants.KeyDataFormatPem, DecryptError)
-        root = _parse(enctext, DecryptError)
+        key_id, manager = self._keys.manager(key_file, xmlsec.constants.KeyDataFormatPem, DecryptError)
+        data = _as_bytes(enctext)
+        memo = _DECRYPTED.get()
+        memo_key = (hashlib.sha256(data).hexdigest(), key_id)
+        if memo is not None and memo_key in memo:
+            return memo[memo_key]
+        root = _parse(data, DecryptError)
         encrypted_data = _first_encrypted_data(root)
         _check_encrypted_data(encrypted_data)
-        manager = xmlsec.KeysManager()
-        manager.add_key(key)
         try:
             decrypted = xmlsec.EncryptionContext(manager).decrypt(encrypted_data)
         except xmlsec.Error as exc:
             raise DecryptError("decryption failed with this key") from exc
         if not isinstance(decrypted, etree._Element):
             raise DecryptError("EncryptedData did not hold an XML element")
-        return _serialize(decrypted.getroottree().getroot())
+        result = _serialize(decrypted.getroottree().getroot())
+        if memo is not None:
+            memo[memo_key] = result
+        return result
 
     def encrypt_assertion(
         self,
@@ -426,7 +489,7 @@ class PythonXmlsecBackend(saml2.sigver.CryptoBackend):  # type: ignore[misc]
         certificate in the EncryptedKey's KeyInfo. Used by the development sandbox IdP only.
         """
         del template, key_type  # 3DES, which Deployment Profile section 8 does not allow
-        recipient = self._keys.load(enc_key, xmlsec.constants.KeyDataFormatCertPem, EncryptError)
+        _, manager = self._keys.manager(enc_key, xmlsec.constants.KeyDataFormatCertPem, EncryptError)
         if isinstance(statement, SamlBase) and statement.assertion:
             statement = pre_encrypt_assertion(statement)
         root = _parse(statement, EncryptError)
@@ -454,8 +517,6 @@ class PythonXmlsecBackend(saml2.sigver.CryptoBackend):  # type: ignore[misc]
         xmlsec.template.encrypted_data_ensure_cipher_value(encrypted_key)
         recipient_info = xmlsec.template.encrypted_data_ensure_key_info(encrypted_key)
         xmlsec.template.x509_data_add_certificate(xmlsec.template.add_x509_data(recipient_info))
-        manager = xmlsec.KeysManager()
-        manager.add_key(recipient)
         context = xmlsec.EncryptionContext(manager)
         try:
             context.key = xmlsec.Key.generate(xmlsec.constants.KeyDataAes, 256, xmlsec.constants.KeyDataTypeSession)

@@ -31,6 +31,9 @@ def check_settings(settings: Settings) -> list[Problem]:
                 problems.append(Problem(file, f"clients[{index}].redirect_uris", "must not contain a fragment"))
             elif not settings.development and not uri.startswith("https://"):
                 problems.append(Problem(file, f"clients[{index}].redirect_uris", f"{uri} must use https"))
+        if client.jwks_uri and not settings.development and not client.jwks_uri.startswith("https://"):
+            # The client's signing keys: fetched over plain http they could be swapped in transit.
+            problems.append(Problem(file, f"clients[{index}].jwks_uri", "must use https"))
     problems.extend(_check_service_providers(settings))
     if not settings.development:
         problems.extend(_check_trust(settings))

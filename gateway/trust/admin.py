@@ -96,7 +96,10 @@ def source_reports(settings: Settings, now: float) -> list[SourceReport]:
 
 
 def metadata_status(settings: Settings, out: TextIO, *, as_json: bool = False) -> int:
-    """Per source: last success, last failure and why, validUntil, entities, providers, expiring certificates."""
+    """Per source: last success, last failure and why, validUntil, entities, providers, expiring certificates.
+
+    Exit 0 when every source has a valid copy and every configured provider is in one of them.
+    """
     now = time.time()
     reports = source_reports(settings, now)
     if as_json:
@@ -106,7 +109,12 @@ def metadata_status(settings: Settings, out: TextIO, *, as_json: bool = False) -
             _write_report(out, item)
     if not reports and not as_json:
         out.write("no metadata sources configured\n")
-    return EXIT_OK if all(r.healthy(now) for r in reports) else EXIT_FAILED
+    found = {provider for r in reports for provider in r.providers_found}
+    missing = [p.id for p in settings.providers if p.id not in found]
+    if missing and reports and not as_json:
+        out.write(f"providers in no source: {', '.join(missing)}\n")
+    valid = all(r.installed is not None and not r.installed.expired(now) for r in reports)
+    return EXIT_OK if valid and not (missing and reports) else EXIT_FAILED
 
 
 def _when(moment: float | None) -> str:

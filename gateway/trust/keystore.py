@@ -10,9 +10,11 @@ Layout of ``keys_dir`` (written by `eid-gateway keys generate`):
 
 A role may also have ``<role>.next.pem`` (published before it becomes active)
 and ``<role>.previous.pem`` (still published, and still used to decrypt, during
-a grace period), so keys roll over without downtime. Keys are read once at start,
-never per request. In development missing keys are generated, written with
-mode 0600 and created exclusively, so concurrent workers agree on one key.
+a grace period), so keys roll over without downtime (`gateway.trust.rollover`
+moves them, under ``keys_locked``). Keys are read at start and again when the
+directory changes (`gateway.trust.runtime`), never per request. In development
+missing keys are generated, written with mode 0600 and created exclusively, so
+concurrent workers agree on one key.
 """
 
 from __future__ import annotations

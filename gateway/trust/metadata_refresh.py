@@ -104,6 +104,7 @@ class RefreshResult:
     outcome: Outcome
     reason: str = ""
     metadata: VerifiedMetadata | None = None
+    status: SourceStatus | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +192,15 @@ class MetadataRefresher:
         return [self.refresh(source, force=False) for source in self.sources]
 
     def refresh(self, source: TrustedSource, *, force: bool) -> RefreshResult:
-        """Fetch and install ``source`` if due (or ``force``), holding its lock; never raises for a bad source."""
+        """Fetch and install ``source`` if due (or ``force``), holding its lock; never raises for a bad source.
+
+        Whether it is due is read before the lock (one small read, so checking costs every worker
+        little) and again after taking it, so a process that lost the race does not fetch again.
+        """
+        if not force:
+            status = self.status(source)
+            if not self.due(source, status):
+                return RefreshResult(source, Outcome.SKIPPED, "not due", status=status)
         lock = store_keys.lock(f"metadata-{source.key}")
         ttl = self.settings.timeout * 2 + _LOCK_MARGIN
         if not self.store.add_if_absent(lock, secrets.token_hex(8).encode(), ttl):
@@ -199,7 +208,7 @@ class MetadataRefresher:
         try:
             status = self.status(source)
             if not force and not self.due(source, status):
-                return RefreshResult(source, Outcome.SKIPPED, "not due")
+                return RefreshResult(source, Outcome.SKIPPED, "not due", status=status)
             return self._refresh_locked(source, status or SourceStatus())
         finally:
             self.store.delete(lock)

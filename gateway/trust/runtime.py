@@ -202,7 +202,7 @@ class TrustRuntime:
                     if current is None or current.version != result.metadata.version:
                         changed[source.key] = result.metadata
                     continue
-                status = self.refresher.status(source)
+                status = result.status or self.refresher.status(source)
             except StoreUnavailable:
                 log.warning("metadata check skipped: store unavailable", extra={"source": source.label})
                 continue

@@ -47,10 +47,6 @@ class SourceReport:
         """True while an unexpired verified copy is installed."""
         return self.installed is not None
 
-    def healthy(self, now: float) -> bool:
-        """Valid, not expired, and every configured provider present."""
-        return self.installed is not None and not self.installed.expired(now) and not self.providers_missing
-
 
 def report(
     source: TrustedSource,

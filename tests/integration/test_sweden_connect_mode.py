@@ -1,4 +1,7 @@
-"""Sweden Connect mode (`sweden_connect: true`): the Sweden Connect OIDC profile's stricter rules, over HTTP."""
+"""Sweden Connect mode (`sweden_connect: true`): the Sweden Connect OIDC profile's stricter rules, over HTTP.
+
+The gateway here also runs the `uncertified` acr relay policy, as an unaudited proxy must (REG 3.1.1.2).
+"""
 
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from tests.integration.harness import start_gateway
 from tests.peers.saml_idp import LOA3
 from tests.peers.saml_idp import PeerIdP
 
+UNCERTIFIED_LOA3 = "http://id.swedenconnect.se/loa/1.0/uncertified-loa3"
 PROFILE_METADATA = {
     "contacts": ["e-tjanst@example-kommun.se"],
     "logo_uri": "https://rp.example-kommun.se/logo.svg",
@@ -30,7 +34,7 @@ PROFILE_METADATA = {
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[RunningGateway]:
-    """A gateway in Sweden Connect mode with one provider and two private_key_jwt e-services."""
+    """Sweden Connect mode (uncertified relay) with one loa3 provider and two private_key_jwt e-services."""
     tmp = tmp_path_factory.mktemp("sweden-connect")
     prefix = f"test:{uuid4().hex}:"
     clients = {
@@ -46,7 +50,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterato
     peers = {"idp": PeerIdP(tmp / "idp", loas=(LOA3,))}
     running = start_gateway(
         tmp / "gateway", redis_url=redis_url, prefix=prefix, peers=peers, clients=clients,
-        extra={"sweden_connect": True},
+        extra={"sweden_connect": True, "acr_policy": "uncertified"},
     )  # fmt: skip
     try:
         yield running
@@ -104,3 +108,23 @@ def test_discovery_offers_only_private_key_jwt(gateway: RunningGateway) -> None:
     document = requests.get(f"{gateway.url}/.well-known/openid-configuration", timeout=5).json()
     assert document["token_endpoint_auth_methods_supported"] == ["private_key_jwt"]
     assert set(document["ui_locales_supported"]) >= {"sv", "en"}
+
+
+def test_uncertified_policy_translates_acr_both_ways(gateway: RunningGateway) -> None:
+    document = requests.get(f"{gateway.url}/.well-known/openid-configuration", timeout=5).json()
+    assert document["acr_values_supported"] == [UNCERTIFIED_LOA3]
+    steps = LoginSteps(requests.Session(), Rp.for_client(gateway, "rp-a"), gateway.peers["idp"])
+    assert steps.start(acr_values=UNCERTIFIED_LOA3).status_code == 302
+    assert steps.peer.receive(steps.upstream_url).requested_loas == (LOA3,)  # what the provider offers
+    steps.respond()
+    assert steps.post_to_acs().status_code == 303
+    assert steps.resume().status_code == 302
+    claims = steps.rp.verify_id_token(steps.rp.fetch_token(steps.callback_url)["id_token"])
+    assert claims["acr"] == UNCERTIFIED_LOA3
+
+
+def test_uncertified_policy_never_promises_the_certified_uri(gateway: RunningGateway) -> None:
+    rp = Rp.for_client(gateway, "rp-a")
+    response = requests.get(rp.authorization_url(acr_values=LOA3), allow_redirects=False, timeout=10)
+    assert response.status_code == 302
+    assert query(response.headers["Location"])["error"] == "unmet_authentication_requirements"

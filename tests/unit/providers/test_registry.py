@@ -94,3 +94,14 @@ def test_acr_values_supported_follow_the_relay_policy() -> None:
         LOA4,
         "http://id.swedenconnect.se/loa/1.0/uncertified-eidas-sub",
     ]
+
+
+def test_offered_loas_are_limited_to_what_metadata_certifies() -> None:
+    uncertified = "http://id.swedenconnect.se/loa/1.0/uncertified-loa3"
+    certified = {"https://bankid.example/idp": IdpCapabilities(known=True, loas=(uncertified,))}
+    bankid = _provider("bankid", (uncertified, LOA3))
+    silent = _provider("silent", (LOA3, LOA4))
+    registry = ProviderRegistry((bankid, silent), lambda entity_id: certified.get(entity_id, IdpCapabilities()))
+    assert registry.offered(bankid) == (uncertified,)
+    assert registry.offered(silent) == (LOA3, LOA4)  # no assurance-certification: the definition stands
+    assert [p.id for p, _ in registry.serving((LOA3,))] == ["silent"]

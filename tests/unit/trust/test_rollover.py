@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import stat
 import time
 from pathlib import Path
@@ -18,12 +19,26 @@ from gateway.trust.rollover import rollover
 from gateway.trust.signing_keys import SigningKeys
 
 
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One generated key set, copied for each test (RSA 3072 keys are slow to make)."""
+    folder = tmp_path_factory.mktemp("generated")
+    generate_keys(folder)
+    return folder
+
+
+@pytest.fixture
+def keys_dir(tmp_path: Path, generated: Path) -> Path:
+    shutil.copytree(generated, tmp_path / "keys")
+    return tmp_path / "keys"
+
+
 def _kids(keys_dir: Path, role: str) -> dict[str, str]:
     return {k.stage: k.kid for k in load_keys(keys_dir, b"x").keys if k.role == role}
 
 
-def test_a_role_moves_through_next_active_previous(tmp_path: Path) -> None:
-    generate_keys(tmp_path)
+def test_a_role_moves_through_next_active_previous(keys_dir: Path) -> None:
+    tmp_path = keys_dir
     original = _kids(tmp_path, "oidc-signing")["active"]
     signing = SigningKeys(load_keys(tmp_path, b"x"))
 
@@ -54,8 +69,8 @@ def test_a_role_moves_through_next_active_previous(tmp_path: Path) -> None:
     assert not (tmp_path / "oidc-signing.previous.crt").exists()
 
 
-def test_steps_out_of_order_are_refused(tmp_path: Path) -> None:
-    generate_keys(tmp_path)
+def test_steps_out_of_order_are_refused(keys_dir: Path) -> None:
+    tmp_path = keys_dir
     with pytest.raises(RolloverRefused, match="no next key"):
         activate(tmp_path, "saml-encryption", wait=0)
     with pytest.raises(RolloverRefused, match="no previous key"):
@@ -75,14 +90,13 @@ def test_steps_out_of_order_are_refused(tmp_path: Path) -> None:
     assert _kids(tmp_path, "saml-encryption") == before
 
 
-def test_every_stage_file_holds_a_matching_key_and_certificate(tmp_path: Path) -> None:
+def test_every_stage_file_holds_a_matching_key_and_certificate(keys_dir: Path) -> None:
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 
-    generate_keys(tmp_path)
-    rollover(tmp_path, "saml-signing")
-    activate(tmp_path, "saml-signing", wait=0)
-    for stored in load_keys(tmp_path, b"x").keys:
+    rollover(keys_dir, "saml-signing")
+    activate(keys_dir, "saml-signing", wait=0)
+    for stored in load_keys(keys_dir, b"x").keys:
         private = serialization.load_pem_private_key(stored.key_pem, password=None).public_key()
         public = x509.load_pem_x509_certificate(stored.cert_pem).public_key()
         spki = serialization.PublicFormat.SubjectPublicKeyInfo
