@@ -56,7 +56,7 @@ from gateway.trust.signing_keys import SigningKeys
 from gateway.web import branding
 from gateway.web import i18n
 from gateway.web.errors import register_error_handlers
-from gateway.web.security import security_headers
+from gateway.web.security import SecurityHeaders
 
 MAX_REQUEST_BYTES = 512 * 1024
 
@@ -160,7 +160,10 @@ def create_app(settings: Settings, *, background: bool = False) -> Flask:
         audit=audit,
         service_providers=service_providers,
     )
+    headers = SecurityHeaders(_sso_urls(sp, providers))
     _follow_trust(trust, (sp, *service_providers.values()), signing_keys, built_in)
+    # After the SPs have their new metadata (listeners run in registration order), so may the CSP.
+    trust.on_metadata(lambda _trusted: headers.allow_forms_to(_sso_urls(sp, providers)))
 
     app = Flask(__name__, static_folder="web/static", template_folder="web/templates")
     app.config.update(
@@ -184,11 +187,13 @@ def create_app(settings: Settings, *, background: bool = False) -> Flask:
     app.register_blueprint(saml_views.blueprint)
     if sandbox is not None:
         sandbox.attach(app, sp_metadata_xml(sp))
+        # The sandbox IdP encrypts to the SP's published keys: follow a key rollover like a real IdP.
+        trust.on_keys(lambda _keys: sandbox.idp.trust_sp(sp_metadata_xml(sp)))
     app.register_blueprint(health.blueprint)
     i18n.init_app(app)
     branding.init_app(app, providers, clients)
     register_error_handlers(app, derive(keys.secret, "error pages"))
-    app.after_request(security_headers(_sso_urls(sp, providers)))
+    app.after_request(headers)
     if not settings.development:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=0)  # type: ignore[method-assign]
     if background:

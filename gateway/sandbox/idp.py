@@ -246,6 +246,7 @@ class SandboxIdP:
             }
         )
         self._server = Server(config=config)
+        self._sp_metadata_key: int | None = None
         use_python_xmlsec(self._server)
         self._metadata_xml = self._build_metadata()
 
@@ -266,8 +267,16 @@ class SandboxIdP:
 
         Called after construction because the SP's metadata exists only once the SP is built, and the
         SP in turn needs this IdP's metadata.
+
+        Calling it again (after the SP rolled its keys over) replaces what it trusted before, as a
+        real IdP replaces an entity on a metadata refresh.
         """
-        self._server.metadata.load("inline", sp_metadata_xml)
+        metadata = self._server.metadata
+        previous = self._sp_metadata_key
+        metadata.load("inline", sp_metadata_xml)
+        self._sp_metadata_key = metadata.ii  # pysaml2 numbers inline sources
+        if previous is not None:
+            metadata.metadata.pop(previous, None)
 
     # -- requests ---------------------------------------------------------------------------------
 

@@ -5,7 +5,8 @@ files), images only from the gateway, no framing (``frame-ancestors 'none'``), n
 ``form-action`` lists exactly where a form on our pages may lead: the gateway itself and the SSO
 origins of the configured providers, because browsers also check the redirect that follows a form
 POST (the chooser's POST is answered with a 303 to the chosen provider). The origins are computed
-from the providers' trusted metadata at start, never a blanket ``https:``.
+from the providers' trusted metadata, at start and again after every metadata refresh, never a
+blanket ``https:``.
 
 Also: no MIME sniffing, no referrer (URLs carry codes and state), and no caching of anything unless
 a response says it may be cached (static files and logos, which carry no state).
@@ -13,7 +14,6 @@ a response says it may be cached (static files and logos, which carry no state).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
@@ -37,13 +37,25 @@ def content_security_policy(form_action: Iterable[str] = ()) -> str:
     )
 
 
-def security_headers(form_action: Iterable[str] = ()) -> Callable[[Response], Response]:
-    """An ``after_request`` hook that sets the headers, with the CSP built once for ``form_action``."""
-    csp = content_security_policy(form_action)
+class SecurityHeaders:
+    """The ``after_request`` hook that sets the headers on every response.
 
-    def add(response: Response) -> Response:
+    The CSP is built once and rebuilt only when the providers' SSO origins change (a metadata
+    refresh calls `allow_forms_to`); the swap is one assignment, so a request always sees a
+    whole policy.
+    """
+
+    def __init__(self, form_action: Iterable[str] = ()) -> None:
+        self._csp = content_security_policy(form_action)
+
+    def allow_forms_to(self, form_action: Iterable[str]) -> None:
+        """Replace the origins forms may lead to (besides the gateway itself)."""
+        self._csp = content_security_policy(form_action)
+
+    def __call__(self, response: Response) -> Response:
+        """Set the headers ``response`` does not set itself."""
         headers = response.headers
-        headers.setdefault("Content-Security-Policy", csp)
+        headers.setdefault("Content-Security-Policy", self._csp)
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "no-referrer")
         headers.setdefault("X-Frame-Options", "DENY")
@@ -51,5 +63,3 @@ def security_headers(form_action: Iterable[str] = ()) -> Callable[[Response], Re
         if "Cache-Control" not in headers:
             headers["Cache-Control"] = "no-store"
         return response
-
-    return add

@@ -122,6 +122,10 @@ class IndependentSP:
 
 @pytest.fixture(scope="module")
 def idp(tmp_path_factory: pytest.TempPathFactory) -> SandboxIdP:
+    return _idp(tmp_path_factory)
+
+
+def _idp(tmp_path_factory: pytest.TempPathFactory) -> SandboxIdP:
     workdir = tmp_path_factory.mktemp("sandbox-idp")
     pair = generate_key_pair("sandbox idp under test")
     (workdir / "idp.pem").write_bytes(pair.key_pem)
@@ -298,3 +302,16 @@ def test_offer_has_one_login_per_identity(idp: SandboxIdP, login: Login) -> None
 
 
 # -- key pair --------------------------------------------------------------------------------------
+
+
+def test_trusting_the_sp_again_replaces_its_keys(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """After the SP rolls its encryption key over, responses go to the new key only."""
+    idp = _idp(tmp_path_factory)  # its own IdP: the shared one must keep trusting the shared SP
+    first = IndependentSP(tmp_path_factory.mktemp("first"), idp.metadata_xml())
+    rolled = IndependentSP(tmp_path_factory.mktemp("rolled"), idp.metadata_xml())  # same entity ID, other keys
+    idp.trust_sp(first.metadata_xml())
+    idp.trust_sp(rolled.metadata_xml())
+    login = rolled.login(idp)
+    response = idp.respond(idp.receive(login.args), IDENTITIES[0])
+    assert rolled.parse(response.saml_response, login.request_id).assertion is not None
+    assert first.parse(response.saml_response, login.request_id).assertion is None
