@@ -122,6 +122,11 @@ class Connection:
             self._conn = None
 
 
+def _address() -> str:
+    """A random address in 10.0.0.0/8, for one simulated citizen or e-service backend."""
+    return "10." + ".".join(str(b) for b in secrets.token_bytes(3))
+
+
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
@@ -170,6 +175,10 @@ class User:
         self.browser = Connection(site.port)
         self.backend = Connection(site.port)
         self.cookies: dict[str, str] = {}
+        # Behind the proxy, the gateway sees each citizen's own address (rate limits count per address):
+        # every login comes from a new one, the e-service's backend from one address of its own.
+        self._citizen = {"X-Forwarded-For": _address()}
+        self._service = {"X-Forwarded-For": _address()}
         self._keys = {kid: rsa_public_key(jwk) for kid, jwk in site.jwks.items()}
         basic = f"{site.client_id}:{site.client_secret}".encode()
         self._basic = "Basic " + base64.b64encode(basic).decode("ascii")
@@ -194,7 +203,7 @@ class User:
 
     def _browser_get(self, path: str) -> Reply:
         cookie = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        reply = self.browser.send("GET", path, {"Cookie": cookie} if cookie else {})
+        reply = self.browser.send("GET", path, {**self._citizen, "Cookie": cookie} if cookie else self._citizen)
         self._keep(reply)
         return reply
 
@@ -207,6 +216,7 @@ class User:
 
     def _authorize(self, leg: str) -> tuple[Reply, str, str, str]:
         state, nonce, verifier = secrets.token_urlsafe(16), secrets.token_urlsafe(16), secrets.token_urlsafe(48)
+        self._citizen = {"X-Forwarded-For": _address()}
         challenge = _b64url(hashlib.sha256(verifier.encode("ascii")).digest())
         query = urlencode(
             {
@@ -249,7 +259,7 @@ class User:
         # What urlencode makes of base64, without its per-character loop (a login's largest client cost).
         body = f"SAMLResponse={saml_response.translate(_BASE64_FORM)}&RelayState={quote(request.relay_state, safe='')}"
         acs_path = urlsplit(request.acs_url).path
-        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        form = {**self._citizen, "Content-Type": "application/x-www-form-urlencoded"}
         start = time.perf_counter()
         try:
             # Cross-site POST: a SameSite=Lax browser sends no gateway cookies with it.
@@ -281,13 +291,13 @@ class User:
                 "code_verifier": code.verifier,
             }
         )
-        headers = {"Authorization": self._basic, "Content-Type": "application/x-www-form-urlencoded"}
+        headers = {**self._service, "Authorization": self._basic, "Content-Type": "application/x-www-form-urlencoded"}
         reply = self._timed("token", "token", lambda: self.backend.send("POST", "/token", headers, body))
         if reply.status != 200:
             raise StepFailed("token", f"status {reply.status}")
         tokens = json.loads(reply.body)
         claims = self._verify_id_token(tokens.get("id_token", ""), code.nonce)
-        bearer = {"Authorization": f"Bearer {tokens.get('access_token', '')}"}
+        bearer = {**self._service, "Authorization": f"Bearer {tokens.get('access_token', '')}"}
         reply = self._timed("userinfo", "userinfo", lambda: self.backend.send("GET", "/userinfo", bearer))
         if reply.status != 200:
             raise StepFailed("userinfo", f"status {reply.status}")

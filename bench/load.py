@@ -8,7 +8,8 @@ when all have reported, the gateway is idle again and the parent reads the count
 So all CPU between the two readings belongs to the operations counted, and none outside them.
 
 Load runs in separate processes (``spawn``): the RP and the IdP are never in the gateway's process,
-and two processes keep the harness from being bound by one GIL. With ``rate`` set, users start
+and several processes keep the harness's threads from waiting on one GIL, which would add the
+harness's own delays to the latencies it reports. With ``rate`` set, users start
 logins on a fixed schedule (open loop, for latency at a given throughput) instead of back to back.
 """
 

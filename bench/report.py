@@ -48,10 +48,21 @@ class Row:
     errors: dict[str, int]
     error_examples: dict[str, str]
     setup_errors: int
+    group: str = ""
+    """Runs made to be compared with each other (``entities``: 1 vs N metadata entities, alternating)."""
+    attempts: int = 1
+    """How many times the run was made: again while other processes loaded the machine (`--busy`)."""
 
 
 def row(
-    scenario: str, workers: int, entities: int, users: int, rate: float | None, measured: Measured, floor: Floor
+    scenario: str,
+    workers: int,
+    entities: int,
+    users: int,
+    rate: float | None,
+    measured: Measured,
+    floor: Floor,
+    group: str = "",
 ) -> Row:
     """Summarize one measured run; the floor is a cold login's, or the ID token's for token-only work."""
     result = measured.result
@@ -86,6 +97,7 @@ def row(
         errors=dict(result.errors),
         error_examples=dict(result.examples),
         setup_errors=result.setup_errors,
+        group=group,
     )
 
 
@@ -114,8 +126,16 @@ def table(rows: list[Row], floor: Floor) -> str:
         lines.append(
             f"| {r.scenario} | {r.workers} | {r.entities} | {r.users} | {rate} | {r.ops_per_s:.1f} "
             f"| {r.gateway_cpu_ms_per_op:.2f} | {r.floor_ratio:.1f} | {r.harness_cpu_ms_per_op:.2f} | {redis} "
-            f"| {r.other_load_cores:.2f} | {_legs(r.latency_ms)} | {errors} |"
+            f"| {r.other_load_cores:.2f}{f' ({r.attempts} runs)' if r.attempts > 1 else ''} "
+            f"| {_legs(r.latency_ms)} | {errors} |"
         )
+    lines.append("")
+    lines.append(
+        "ops: cold and SSO logins (authorize to userinfo), or token + userinfo pairs. CPU columns are per op: the "
+        "gateway's (gunicorn master + workers), the harness's (RP + IdP processes) and Redis's own. Other load: "
+        "cores used meanwhile by everything else on the machine (a busy run is made again, the quietest kept). "
+        "x floor: gateway CPU per op / crypto floor (of a cold login; of the ID token for SSO and token)."
+    )
     lines.append("")
     lines.append("Crypto floor on this machine (median ms per operation):")
     lines.append("")

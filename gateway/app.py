@@ -17,9 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from flask import abort
+from flask import request
 from prometheus_client.registry import CollectorRegistry
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from gateway import ratelimit
 from gateway.login import views as login_views
 from gateway.login.binding import Binder
 from gateway.login.flow import LoginServices
@@ -59,6 +62,17 @@ from gateway.web.errors import register_error_handlers
 from gateway.web.security import SecurityHeaders
 
 MAX_REQUEST_BYTES = 512 * 1024
+
+
+def _require_length() -> None:
+    """Refuse a body sent without Content-Length (chunked) with 411 (RFC 9110 15.5.12).
+
+    Flask enforces MAX_REQUEST_BYTES on a chunked body only by cutting it short (werkzeug's LimitedStream
+    stops reading at the limit), so an oversized request would be handled as if it ended there. Browsers,
+    OIDC client libraries and reverse proxies all send the length of a form post.
+    """
+    if request.content_length is None and "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        abort(411)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +208,8 @@ def create_app(settings: Settings, *, background: bool = False) -> Flask:
     branding.init_app(app, providers, clients)
     register_error_handlers(app, derive(keys.secret, "error pages"))
     app.after_request(headers)
+    ratelimit.install(app, ratelimit.RateLimiter(store), settings.rate_limits)
+    app.before_request(_require_length)
     if not settings.development:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=0)  # type: ignore[method-assign]
     if background:

@@ -63,6 +63,15 @@ class StoreUnavailable(GatewayError):
     """The shared store did not answer; the request fails whole, with a 503."""
 
 
+class RateLimited(GatewayError):
+    """A caller went over a rate limit (`gateway.ratelimit`); answered with 429 and Retry-After."""
+
+    def __init__(self, limit: str, retry_after: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
+        self.retry_after = retry_after
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     """One configuration problem, naming the file and the key within it."""

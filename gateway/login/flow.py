@@ -294,6 +294,11 @@ def on_upstream_response(svc: LoginServices, relay_state: str | None, saml_respo
     provider = svc.providers.get(transaction.provider_id or "")
     if provider is None:
         raise CitizenError("expired", "ACS: the provider is no longer configured")
+    # One response per login, whichever worker gets it: the first POST claims the transaction, so a
+    # replayed or double-submitted response can neither race the first one nor overwrite its outcome.
+    claim = store_keys.lock(f"acs.{transaction.id}")
+    if not svc.records.store.add_if_absent(claim, b"1", svc.settings.lifetimes.transaction):
+        raise CitizenError("expired", "ACS: a response for this login was already received")
     expectation = Expectation(
         request_id=transaction.request_id,
         provider_entity_id=provider.entity_id,
@@ -321,7 +326,6 @@ def on_upstream_response(svc: LoginServices, relay_state: str | None, saml_respo
         )
         svc.records.put(key, transaction.failed(error.code, error.oidc_error), lifetime)
         return Redirect(f"{RESUME_PATH}?{urlencode({'tx': transaction.id})}")
-    now = time.time()
     sid = secrets.token_urlsafe(24)
     user = AuthenticatedUser(
         identity=identity,
@@ -329,10 +333,10 @@ def on_upstream_response(svc: LoginServices, relay_state: str | None, saml_respo
         acr=relay_acr(identity.loa, svc.settings.acr_policy),
         auth_time=identity.authn_instant,
     )
-    session = sso.SsoSession(sid=sid, user=user, provider_id=provider.id, loa=identity.loa, created_at=int(now))
-    with svc.records.batch():  # the session and the transaction: one round trip to the store
-        sso.save(svc.records, session, svc.settings.lifetimes, now=now)
-        svc.records.put(key, transaction.authenticated(user), lifetime)
+    # The outcome is this one write. The SSO session is made at resume, in the browser that started the
+    # login (with the code, in one batch), so a response completed nowhere, or a store failing here,
+    # leaves no session behind.
+    svc.records.put(key, transaction.authenticated(user), lifetime)
     svc.audit.event(
         "login.authenticated", tx=transaction.id, client=transaction.client_id, provider=provider.id,
         citizen=svc.audit.citizen(identity), loa=identity.loa, sid_hash=store_keys.digest(sid)[:16],
@@ -349,6 +353,7 @@ def resume(svc: LoginServices, tx_id: str | None, cookie_tx: str | None) -> Redi
         transaction = None
     if transaction is None:
         raise CitizenError("expired", "resume: transaction not found, expired or already consumed")
+    svc.records.store.delete(store_keys.lock(f"acs.{transaction.id}"))  # the ACS claim ends with the login
     params = transaction.params
     if transaction.status is Status.FAILED:
         url = _error_redirect(
@@ -360,10 +365,12 @@ def resume(svc: LoginServices, tx_id: str | None, cookie_tx: str | None) -> Redi
         raise UpstreamError(transaction.error or "provider_error", "resume: login failed", continue_url=url)
     if transaction.status is not Status.AUTHENTICATED or transaction.user is None:
         raise CitizenError("expired", "resume: login not finished")
-    session = sso.find(svc.records, transaction.user.sid)
-    if session is None:
-        raise CitizenError("expired", "resume: session expired")
-    outcome = _issue_code(svc, params, session, time.time())
+    now = time.time()
+    user = transaction.user
+    session = sso.SsoSession(
+        sid=user.sid, user=user, provider_id=transaction.provider_id or "", loa=user.identity.loa, created_at=int(now)
+    )
+    outcome = _issue_code(svc, params, session, now)
     return Redirect(outcome.url, outcome.cookies, clear_cookies=(TX_COOKIE,))
 
 

@@ -15,6 +15,7 @@ page (`CitizenError`), everything else is redirected back to the client.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -190,6 +191,16 @@ def _redeem_pushed(server: GatewayAuthorizationServer, client: Client, request_u
     return dict(pushed.params)
 
 
+_VSCHAR = re.compile(r"[\x20-\x7e]*")
+_VSCHAR_PARAMS = (
+    "client_id", "response_type", "scope", "code_challenge", "code_challenge_method", "prompt", "max_age",
+    "acr_values", "response_mode",
+)  # fmt: skip
+"""RFC 6749 Appendix A (and OIDC Core 3.1.2.1 for prompt, max_age, acr_values): printable ASCII only.
+authlib echoes some of these in its error descriptions and refuses to build an error with anything else,
+so a control character there would otherwise end as a 500 instead of invalid_request."""
+
+
 def validate_authorization(
     server: GatewayAuthorizationServer, client: Client, params: Mapping[str, str]
 ) -> AuthorizationRequest:
@@ -205,6 +216,10 @@ def validate_authorization(
     for name, value in params.items():
         if not isinstance(value, str) or len(value) > MAX_PARAM_LENGTH:
             raise fail("invalid_request", f"parameter {name[:40]} is too long or not a string")
+    for name in _VSCHAR_PARAMS:
+        value = params.get(name)
+        if value is not None and not _VSCHAR.fullmatch(value):
+            raise fail("invalid_request", f"parameter {name} has characters outside RFC 6749 Appendix A")
     if "request" in params or "request_uri" in params:
         raise fail("invalid_request", "request and request_uri cannot be combined or nested")
     forwarded = {k: params[k] for k in FORWARDED_PARAMS if k in params}
@@ -226,7 +241,7 @@ def validate_authorization(
     max_age_text = params.get("max_age")
     max_age = None
     if max_age_text is not None:
-        if not max_age_text.isdigit():
+        if not (max_age_text.isascii() and max_age_text.isdigit()):  # str.isdigit alone takes any script's digits
             raise fail("invalid_request", "max_age must be a non-negative integer")
         max_age = int(max_age_text)
     ui_locales = tuple(params.get("ui_locales", "").split())

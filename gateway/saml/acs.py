@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 NS_SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
 NS_SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
 NS_DS = "http://www.w3.org/2000/09/xmldsig#"
+NS_XENC = "http://www.w3.org/2001/04/xmlenc#"
 
 MAX_RESPONSE_BYTES = 256 * 1024
 """A real assertion is a few kB; anything this large is an attack or a mistake."""
@@ -109,6 +110,13 @@ def _check_envelope(xml: bytes, expect: Expectation) -> etree._Element:
         raise _fail("the Response must carry exactly one enveloped signature (DP 6.1)")
     plain = root.findall(f"{{{NS_SAML}}}Assertion")
     encrypted = root.findall(f"{{{NS_SAML}}}EncryptedAssertion")
+    # Assertions and encrypted data belong only where they are consumed: as the Response's own children.
+    # Anywhere else (ds:Object, ds:KeyInfo, Extensions, a wrapper) they sit outside what the signature
+    # digests, and are the raw material of signature wrapping; pysaml2 and the backend would still parse
+    # and decrypt some of them, so they are refused before either sees the document.
+    nested = root.iter(f"{{{NS_SAML}}}Assertion", f"{{{NS_SAML}}}EncryptedAssertion", f"{{{NS_XENC}}}EncryptedData")
+    if sum(1 for _ in nested) != len(plain) + 2 * len(encrypted):
+        raise _fail("an assertion or encrypted data outside the Response's own children (signature wrapping)")
     status = root.find(f"{{{NS_SAMLP}}}Status/{{{NS_SAMLP}}}StatusCode")
     success = status is not None and status.get("Value") == samlp.STATUS_SUCCESS
     if not success:
@@ -194,6 +202,10 @@ def verify_response(
     _check_conditions(assertion, sp.entity_id, current, skew)
     confirmation_until = _check_subject(assertion, sp.acs_url, expect.request_id, current, skew)
     loa, authn_instant, authority = _check_authn_statement(assertion, expect.requested_loas)
+    # AuthnInstant becomes the ID token's auth_time, which e-services compare with max_age: one from the
+    # future would satisfy every max_age.
+    if authn_instant > current + skew:
+        raise _fail("AuthnInstant is in the future")
     if expect.authn_not_before is not None and authn_instant < expect.authn_not_before - skew:
         raise _fail("AuthnInstant predates a request with ForceAuthn (DP 6.3.5)")
 

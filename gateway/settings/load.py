@@ -33,6 +33,7 @@ from gateway.settings.schema import MetadataRefresh
 from gateway.settings.schema import MetadataSource
 from gateway.settings.schema import Organization
 from gateway.settings.schema import ProviderSettings
+from gateway.settings.schema import RateLimits
 from gateway.settings.schema import SamlSettings
 from gateway.settings.schema import ServiceProviderSettings
 from gateway.settings.schema import Settings
@@ -554,6 +555,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, bind: str = DEF
         {
             "environment", "issuer", "secret_key", "keys_dir", "store", "workers", "saml", "providers_dir",
             "providers", "federation", "clients", "clients_dir", "lifetimes", "acr_policy", "sandbox",
+            "rate_limits",
             "sweden_connect", "key_rollover",
         }
     )  # fmt: skip
@@ -581,6 +583,15 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, bind: str = DEF
             for name in Lifetimes.__dataclass_fields__
         }
     )
+    rate_reader = reader.child("rate_limits")
+    rate_reader.unknown(set(RateLimits.__dataclass_fields__))
+    rate_defaults = RateLimits()
+    rate_limits = RateLimits(
+        **{
+            name: rate_reader.int(name, getattr(rate_defaults, name), minimum=0, maximum=1_000_000)
+            for name in RateLimits.__dataclass_fields__
+        }
+    )
     providers = _providers(reader, base, federation or "production", problems)
     clients = tuple(c for c in (_client(r) for r in reader.items("clients")) if c is not None)
     clients += _clients_from_dir(reader, base, problems)
@@ -604,6 +615,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, bind: str = DEF
         providers=providers,
         clients=clients,
         lifetimes=lifetimes,
+        rate_limits=rate_limits,
         acr_policy=reader.choice("acr_policy", ("as-is", "uncertified"), "as-is"),
         sandbox=reader.bool("sandbox", development),
         sweden_connect=reader.bool("sweden_connect", False),

@@ -212,6 +212,17 @@ class Lifetimes:
 
 
 @dataclass(frozen=True, slots=True)
+class RateLimits:
+    """Requests per caller address per minute, and failed client authentications per client and address
+    per five minutes (`gateway.ratelimit`); 0 turns a limit off."""
+
+    authorize: int = 600
+    acs: int = 600
+    token: int = 1200
+    client_auth_failures: int = 20
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the gateway was configured with; built once at start."""
 
@@ -227,6 +238,7 @@ class Settings:
     providers: tuple[ProviderSettings, ...] = ()
     clients: tuple[ClientSettings, ...] = ()
     lifetimes: Lifetimes = field(default_factory=Lifetimes)
+    rate_limits: RateLimits = field(default_factory=RateLimits)
     acr_policy: str = "as-is"
     sandbox: bool = False
     sweden_connect: bool = False

@@ -34,6 +34,7 @@ from werkzeug.exceptions import HTTPException
 
 from gateway.errors import CitizenError
 from gateway.errors import ClientError
+from gateway.errors import RateLimited
 from gateway.errors import StoreUnavailable
 from gateway.errors import UpstreamError
 from gateway.oidc.requests import RedirectError
@@ -139,6 +140,20 @@ def register_error_handlers(app: Flask, signing_key: bytes) -> None:
         html, status, headers = citizen_page("unavailable", 503)
         log.error("store unavailable", extra={"reason": str(error), "incident": headers["X-Incident-Id"]})
         headers["Retry-After"] = "5"
+        return html, status, headers
+
+    @app.errorhandler(RateLimited)
+    def _rate_limited(error: RateLimited) -> Any:
+        log.warning("rate limit exceeded", extra={"limit": error.limit})
+        retry_after = str(error.retry_after)
+        if _machine_request():
+            response = jsonify(error="temporarily_unavailable", error_description="rate limit exceeded")
+            response.status_code = 429
+            response.headers["Retry-After"] = retry_after
+            response.headers["Cache-Control"] = "no-store"
+            return response
+        html, status, headers = citizen_page("unavailable", 429)
+        headers["Retry-After"] = retry_after
         return html, status, headers
 
     @app.errorhandler(HTTPException)
