@@ -12,11 +12,15 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from collections.abc import Mapping
+from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
@@ -81,6 +85,17 @@ class RunningGateway:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    def workers(self, count: int = 2) -> list[int]:
+        """PIDs of the gunicorn workers, once at least ``count`` of them run (waits up to 15 s)."""
+        master = self.process.pid
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            children = [int(p) for p in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
+            if len(children) >= count:
+                return children
+            time.sleep(0.1)
+        raise AssertionError(f"gunicorn did not have {count} workers")
 
     def log_text(self) -> str:
         """What gunicorn and the gateway wrote to stderr so far."""
@@ -281,6 +296,19 @@ class Rp:
         )
         registry.validate(token.claims)
         return dict(token.claims)
+
+
+@contextmanager
+def only_worker(worker: int, workers: Sequence[int]) -> Iterator[None]:
+    """Pause (SIGSTOP) every worker but ``worker`` for the duration, so it serves every request."""
+    paused = [pid for pid in workers if pid != worker]
+    for pid in paused:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in paused:
+            os.kill(pid, signal.SIGCONT)
 
 
 def query(url: str) -> dict[str, str]:

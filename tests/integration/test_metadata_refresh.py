@@ -7,14 +7,11 @@ one paused), so a worker that kept old metadata cannot hide behind one that took
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from uuid import uuid4
 
@@ -29,6 +26,7 @@ from tests.integration.harness import ROOT
 from tests.integration.harness import LoginSteps
 from tests.integration.harness import Rp
 from tests.integration.harness import RunningGateway
+from tests.integration.harness import only_worker
 from tests.integration.harness import start_gateway
 from tests.peers.federation import FederationCA
 from tests.peers.federation import FeedServer
@@ -99,29 +97,6 @@ def gateway(
         client.close()
 
 
-def _workers(gateway: RunningGateway) -> list[int]:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        master = gateway.process.pid
-        children = [int(p) for p in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
-        if len(children) >= 2:
-            return children[:2]
-        time.sleep(0.1)
-    raise AssertionError("gunicorn did not start two workers")
-
-
-@contextmanager
-def _only(worker: int, workers: list[int]) -> Iterator[None]:
-    paused = [pid for pid in workers if pid != worker]
-    for pid in paused:
-        os.kill(pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        for pid in paused:
-            os.kill(pid, signal.SIGCONT)
-
-
 def _get(gateway: RunningGateway, path: str) -> requests.Response:
     return requests.get(f"{gateway.url}{path}", headers={"Connection": "close"}, timeout=10)
 
@@ -162,9 +137,9 @@ def _metric(text: str, name: str) -> float:
 def test_two_workers_starting_together_fetch_once_and_both_trust_it(
     gateway: RunningGateway, feed_server: FeedServer
 ) -> None:
-    workers = _workers(gateway)
+    workers = gateway.workers()
     for worker in workers:
-        with _only(worker, workers):
+        with only_worker(worker, workers):
             _eventually(lambda: _get(gateway, "/readyz").status_code == 200)
     assert feed_server.requests == 1
 
@@ -172,10 +147,10 @@ def test_two_workers_starting_together_fetch_once_and_both_trust_it(
 def test_a_provider_key_change_takes_effect_in_every_worker_without_restart(
     gateway: RunningGateway, federation: Federation, feed_server: FeedServer
 ) -> None:
-    workers = _workers(gateway)
+    workers = gateway.workers()
     peer = federation.peer
     for worker in workers:
-        with _only(worker, workers):
+        with only_worker(worker, workers):
             assert not _login_accepted(gateway, peer, federation.new_key)  # not in metadata yet
     fetched = feed_server.requests
     feed_server.document = federation.aggregate_with(federation.new_key)
@@ -187,7 +162,7 @@ def test_a_provider_key_change_takes_effect_in_every_worker_without_restart(
     assert feed_server.requests == fetched + 1
 
     for worker in workers:
-        with _only(worker, workers):
+        with only_worker(worker, workers):
             _eventually(lambda: _login_accepted(gateway, peer, federation.new_key))
             assert not _login_accepted(gateway, peer, federation.old_key)
     assert feed_server.requests == fetched + 1  # the workers took the new copy from the store, not the feed
@@ -214,9 +189,9 @@ def test_a_bad_aggregate_is_refused_and_the_last_known_good_stays(
     # At least the command's failure; the workers retry on their own after retry_interval and fail too.
     assert _metric(metrics, "eid_gateway_metadata_refresh_failures_total") >= failures_before + 1
     assert _metric(metrics, "eid_gateway_metadata_valid") == 1.0
-    workers = _workers(gateway)
+    workers = gateway.workers()
     for worker in workers:
-        with _only(worker, workers):
+        with only_worker(worker, workers):
             assert _get(gateway, "/readyz").status_code == 200
             assert _login_accepted(gateway, federation.peer, federation.new_key)
     feed_server.document = good

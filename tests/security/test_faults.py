@@ -29,6 +29,7 @@ from tests.integration.conftest import make_clients
 from tests.integration.harness import Rp
 from tests.integration.harness import RunningGateway
 from tests.integration.harness import full_login
+from tests.integration.harness import only_worker
 from tests.integration.harness import query
 from tests.integration.harness import start_gateway
 from tests.peers.saml_idp import LOA3
@@ -141,17 +142,6 @@ def _unavailable_json(response: requests.Response) -> None:
     assert response.headers["Retry-After"].isdigit()
 
 
-def _workers(gateway: RunningGateway, count: int = 2) -> list[int]:
-    deadline = time.monotonic() + 15
-    master = gateway.process.pid
-    while time.monotonic() < deadline:
-        children = [int(p) for p in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
-        if len(children) >= count:
-            return children
-        time.sleep(0.1)
-    raise AssertionError("gunicorn did not have its workers")
-
-
 def _ready(gateway: RunningGateway) -> None:
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
@@ -199,7 +189,7 @@ def test_store_stopped_mid_login_leaves_no_session_and_recovers_without_restart(
 ) -> None:
     """The store dies between the upstream redirect and the ACS; it comes back empty. The citizen gets a
     503 page, nothing half-made survives, and the next login works with the same gunicorn processes."""
-    workers = _workers(gateway)
+    workers = gateway.workers()
     steps = begin(gateway)
     posted = steps.respond()
     with private_redis.down():
@@ -215,7 +205,7 @@ def test_store_stopped_mid_login_leaves_no_session_and_recovers_without_restart(
     assert error_code(again) == "expired"
     _, token = full_login(gateway, "basic-rp", "idp")
     assert token["access_token"]
-    assert _workers(gateway) == workers, "recovered without restarting a worker"
+    assert gateway.workers() == workers, "recovered without restarting a worker"
 
 
 @contextmanager
@@ -272,39 +262,26 @@ def test_workers_killed_mid_login_the_login_completes_on_their_replacements(gate
     since nothing of it lived in a worker's memory."""
     steps = begin(gateway)
     posted = steps.respond()
-    before = _workers(gateway)
+    before = gateway.workers()
     for pid in before:
         os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and set(_workers(gateway)) & set(before):
+    while time.monotonic() < deadline and set(gateway.workers()) & set(before):
         time.sleep(0.1)
     _ready(gateway)
-    assert not set(_workers(gateway)) & set(before)
+    assert not set(gateway.workers()) & set(before)
     assert logged_in(steps, posted)[PNR_CLAIM] == ATTACKER_PNR
-
-
-@contextmanager
-def _only(worker: int, workers: list[int]) -> Iterator[None]:
-    """Route every request to ``worker`` by freezing the others."""
-    paused = [pid for pid in workers if pid != worker]
-    for pid in paused:
-        os.kill(pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        for pid in paused:
-            os.kill(pid, signal.SIGCONT)
 
 
 def test_response_replayed_to_the_other_worker_is_refused(gateway: RunningGateway) -> None:
     """The ACS on worker A accepts the response; the same POST to worker B finds the login claimed."""
-    first, second = _workers(gateway)[:2]
+    first, second = gateway.workers()[:2]
     steps = begin(gateway)
     posted = steps.respond()
     fresh = {"Connection": "close"}  # a new connection each time, so the frozen worker holds none of them
-    with _only(first, [first, second]):
+    with only_worker(first, [first, second]):
         accepted = requests.post(posted.acs_url, data=posted.form(), headers=fresh, allow_redirects=False, timeout=10)
-    with _only(second, [first, second]):
+    with only_worker(second, [first, second]):
         replay = requests.post(posted.acs_url, data=posted.form(), headers=fresh, allow_redirects=False, timeout=10)
     assert accepted.status_code == 303
     assert replay.status_code == 400
