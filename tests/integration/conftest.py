@@ -5,15 +5,13 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
-from uuid import uuid4
 
 import pytest
-import redis
 from joserfc.jwk import RSAKey
 
 from tests.integration.harness import RunningGateway
 from tests.integration.harness import TestClient
-from tests.integration.harness import start_gateway
+from tests.integration.harness import running_gateway
 from tests.peers.saml_idp import LOA3
 from tests.peers.saml_idp import LOA4
 from tests.peers.saml_idp import PeerIdP
@@ -38,35 +36,21 @@ def make_clients() -> dict[str, TestClient]:
     }
 
 
-def _cleanup(redis_url: str, prefix: str) -> None:
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(match=f"{prefix}*", count=500))
-    if keys:
-        client.delete(*keys)
-    client.close()
-
-
 def _gateway(tmp: Path, redis_url: str, workers: int) -> Iterator[RunningGateway]:
-    prefix = f"test:{uuid4().hex}:"
     peers = {
         "idp": PeerIdP(tmp / "idp", entity_id="https://idp.test.example/idp", sso_url="https://idp.test.example/sso",
                        loas=(LOA3, LOA4)),
         "other": PeerIdP(tmp / "other", entity_id="https://other-idp.test.example/idp",
                          sso_url="https://other-idp.test.example/sso", loas=(LOA3,)),
     }  # fmt: skip
-    gateway = start_gateway(
+    with running_gateway(
         tmp / "gateway",
         redis_url=redis_url,
-        prefix=prefix,
         peers=peers,
         clients=make_clients(),
         workers=workers,
-    )
-    try:
+    ) as gateway:
         yield gateway
-    finally:
-        gateway.stop()
-        _cleanup(redis_url, prefix)
 
 
 @pytest.fixture(scope="module")

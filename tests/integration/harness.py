@@ -27,7 +27,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 from urllib.parse import urlsplit
+from uuid import uuid4
 
+import redis
 import requests
 import yaml
 from authlib.common.security import generate_token
@@ -227,6 +229,27 @@ def start_gateway(
         for peer in peers.values():
             peer.trust_sp(sp_metadata)
     return gateway
+
+
+def delete_keys(redis_url: str, prefix: str) -> None:
+    """Delete the keys under ``prefix``, and only those (never FLUSHDB: the Redis may be shared)."""
+    client = redis.Redis.from_url(redis_url, socket_timeout=5)
+    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@contextmanager
+def running_gateway(workdir: Path, *, redis_url: str, **options: Any) -> Iterator[RunningGateway]:
+    """`start_gateway` under a fresh key prefix; stopped and its keys deleted afterwards."""
+    prefix = f"test:{uuid4().hex}:"
+    gateway = start_gateway(workdir, redis_url=redis_url, prefix=prefix, **options)
+    try:
+        yield gateway
+    finally:
+        gateway.stop()
+        delete_keys(redis_url, prefix)
 
 
 @dataclass

@@ -6,7 +6,6 @@ The gateway here also runs the `uncertified` acr relay policy, as an unaudited p
 from __future__ import annotations
 
 from collections.abc import Iterator
-from uuid import uuid4
 
 import pytest
 import requests
@@ -14,13 +13,12 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from joserfc.jwk import RSAKey
 
-from tests.integration.conftest import _cleanup
 from tests.integration.harness import LoginSteps
 from tests.integration.harness import Rp
 from tests.integration.harness import RunningGateway
 from tests.integration.harness import TestClient as RegisteredClient
 from tests.integration.harness import query
-from tests.integration.harness import start_gateway
+from tests.integration.harness import running_gateway
 from tests.peers.saml_idp import LOA3
 from tests.peers.saml_idp import PeerIdP
 
@@ -36,7 +34,6 @@ PROFILE_METADATA = {
 def gateway(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[RunningGateway]:
     """Sweden Connect mode (uncertified relay) with one loa3 provider and two private_key_jwt e-services."""
     tmp = tmp_path_factory.mktemp("sweden-connect")
-    prefix = f"test:{uuid4().hex}:"
     clients = {
         name: RegisteredClient(
             name,
@@ -48,15 +45,11 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterato
         for name in ("rp-a", "rp-b")
     }
     peers = {"idp": PeerIdP(tmp / "idp", loas=(LOA3,))}
-    running = start_gateway(
-        tmp / "gateway", redis_url=redis_url, prefix=prefix, peers=peers, clients=clients,
+    with running_gateway(
+        tmp / "gateway", redis_url=redis_url, peers=peers, clients=clients,
         extra={"sweden_connect": True, "acr_policy": "uncertified"},
-    )  # fmt: skip
-    try:
+    ) as running:  # fmt: skip
         yield running
-    finally:
-        running.stop()
-        _cleanup(redis_url, prefix)
 
 
 def _login(gateway: RunningGateway, client_id: str, browser: requests.Session | None = None) -> LoginSteps:

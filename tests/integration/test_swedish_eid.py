@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
-from uuid import uuid4
 
 import pytest
 import requests
@@ -30,14 +29,13 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from joserfc.jwk import RSAKey
 
-from tests.integration.conftest import _cleanup
 from tests.integration.harness import ROOT
 from tests.integration.harness import LoginSteps
 from tests.integration.harness import Rp
 from tests.integration.harness import RunningGateway
 from tests.integration.harness import TestClient as RegisteredClient
 from tests.integration.harness import query
-from tests.integration.harness import start_gateway
+from tests.integration.harness import running_gateway
 from tests.peers.saml_idp import AES128_CBC
 from tests.peers.saml_idp import AES128_GCM
 from tests.peers.saml_idp import DEFAULT_ATTRIBUTES
@@ -118,7 +116,6 @@ def _clients() -> dict[str, RegisteredClient]:
 def gateway(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[RunningGateway]:
     """The gateway with one peer per shipped provider, a generic loa3+loa4 peer and an org SP entity."""
     tmp = tmp_path_factory.mktemp("swedish-eid")
-    prefix = f"test:{uuid4().hex}:"
     peers = {
         "freja": _peer(tmp, "freja", loas=SHIPPED["freja"]["loas"]),
         "bankid": _peer(tmp, "bankid", loas=SHIPPED["bankid"]["loas"], supports_principal_selection=True,
@@ -126,10 +123,9 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterato
         "eidas": _peer(tmp, "eidas", loas=SHIPPED["eidas"]["loas"], supports_principal_selection=True),
         "idp": _peer(tmp, "idp", loas=(LOA3, LOA4)),
     }  # fmt: skip
-    running = start_gateway(
+    with running_gateway(
         tmp / "gateway",
         redis_url=redis_url,
-        prefix=prefix,
         peers=peers,
         clients=_clients(),
         provider_options={name: SHIPPED[name] for name in ("freja", "bankid", "eidas")},
@@ -145,12 +141,8 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterato
                 ]
             }
         },
-    )
-    try:
+    ) as running:
         yield running
-    finally:
-        running.stop()
-        _cleanup(redis_url, prefix)
 
 
 # --- helpers ------------------------------------------------------------------------------------

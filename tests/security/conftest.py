@@ -8,26 +8,15 @@ with ``require_encryption: false``, so attacks on plaintext assertions reach the
 from __future__ import annotations
 
 from collections.abc import Iterator
-from uuid import uuid4
 
 import pytest
-import redis
 
 from tests.integration.conftest import make_clients
 from tests.integration.harness import RunningGateway
-from tests.integration.harness import start_gateway
+from tests.integration.harness import running_gateway
 from tests.peers.saml_idp import LOA3
 from tests.peers.saml_idp import LOA4
 from tests.peers.saml_idp import PeerIdP
-
-
-def delete_prefix(redis_url: str, prefix: str) -> None:
-    """Delete the keys under ``prefix`` only."""
-    client = redis.Redis.from_url(redis_url, socket_timeout=5)
-    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-    if keys:
-        client.delete(*keys)
-    client.close()
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +25,6 @@ def gateway(
 ) -> Iterator[RunningGateway]:
     """The gateway under attack in this module."""
     tmp = tmp_path_factory.mktemp("security")
-    prefix = f"test:{uuid4().hex}:"
     peers = {
         "idp": PeerIdP(tmp / "idp", entity_id="https://idp.test.example/idp", sso_url="https://idp.test.example/sso",
                        loas=(LOA3, LOA4)),
@@ -45,18 +33,13 @@ def gateway(
         "plain": PeerIdP(tmp / "plain", entity_id="https://plain-idp.test.example/idp",
                          sso_url="https://plain-idp.test.example/sso", loas=(LOA3,)),
     }  # fmt: skip
-    running = start_gateway(
+    with running_gateway(
         tmp / "gateway",
         redis_url=redis_url,
-        prefix=prefix,
         peers=peers,
         clients=make_clients(),
         workers=getattr(request.module, "GATEWAY_WORKERS", 1),
         extra=getattr(request.module, "GATEWAY_EXTRA", None),
         provider_options={"plain": {"require_encryption": False}},
-    )
-    try:
+    ) as running:
         yield running
-    finally:
-        running.stop()
-        delete_prefix(redis_url, prefix)

@@ -12,7 +12,6 @@ import re
 import secrets
 from collections.abc import Iterator
 from http.cookiejar import Cookie
-from uuid import uuid4
 
 import pytest
 import requests
@@ -22,7 +21,7 @@ from tests.integration.harness import LoginSteps
 from tests.integration.harness import Rp
 from tests.integration.harness import RunningGateway
 from tests.integration.harness import query
-from tests.integration.harness import start_gateway
+from tests.integration.harness import running_gateway
 from tests.peers.federation import FederationCA
 from tests.peers.federation import aggregate
 from tests.peers.federation import sign
@@ -34,7 +33,6 @@ from tests.security.attack import StoreWatch
 from tests.security.attack import begin
 from tests.security.attack import error_code
 from tests.security.attack import logged_in
-from tests.security.conftest import delete_prefix
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +44,6 @@ PROXY = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"}
 def production(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[RunningGateway]:
     """The gateway with ``environment: production`` behind a (simulated) TLS proxy."""
     tmp = tmp_path_factory.mktemp("production")
-    prefix = f"test:{uuid4().hex}:"
     peers = {"idp": PeerIdP(tmp / "idp", entity_id="https://idp.test.example/idp",
                             sso_url="https://idp.test.example/sso", loas=(LOA3,))}  # fmt: skip
     workdir = tmp / "gateway"
@@ -68,16 +65,12 @@ def production(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iter
             },
         },
     }
-    running = start_gateway(
-        workdir, redis_url=redis_url, prefix=prefix, peers=peers, clients=make_clients(),
+    with running_gateway(
+        workdir, redis_url=redis_url, peers=peers, clients=make_clients(),
         extra={"environment": "production", "issuer": PUBLIC_ISSUER, "secret_key": secrets.token_urlsafe(40),
                "saml": saml},
-    )  # fmt: skip
-    try:
+    ) as running:  # fmt: skip
         yield running
-    finally:
-        running.stop()
-        delete_prefix(redis_url, prefix)
 
 
 def _cookie(jar: requests.cookies.RequestsCookieJar, name: str) -> Cookie:
