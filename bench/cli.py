@@ -48,6 +48,7 @@ from bench.load import SCENARIOS
 from bench.load import SSO
 from bench.load import TOKEN
 from bench.load import drive
+from bench.load import machine_busy_seconds
 from bench.load import make_specs
 from bench.profile import PySpy
 from bench.profile import summarize
@@ -150,6 +151,7 @@ def _one_run(
     attempts = 0
     while attempts <= args.retries:
         attempts += 1
+        _wait_for_quiet(args.busy, args.wait)
         spy = PySpy(args.py_spy, gateway.worker_pids(), gateway.workdir / "py-spy", tag) if args.py_spy else None
         measured = drive(specs, gateway.cpu_seconds, redis_cpu, timeout=args.duration + 300)
         if spy is not None:
@@ -170,6 +172,27 @@ def _one_run(
         file=sys.stderr,
     )
     return result
+
+
+def _wait_for_quiet(busy: float, patience: float) -> None:
+    """Wait (at most ``patience`` seconds) until other processes use at most ``busy`` cores, sampled per second.
+
+    The gateway and the harness are idle between runs, so whatever the machine does then is someone
+    else's; starting a run in a quiet second gives it the best chance to stay quiet.
+    """
+    deadline = time.monotonic() + patience
+    waited = False
+    while True:
+        before = machine_busy_seconds()
+        time.sleep(1.0)
+        load = machine_busy_seconds() - before
+        if load <= busy or time.monotonic() >= deadline:
+            if waited:
+                print(f"   (machine quiet enough: {load:.2f} cores busy)", file=sys.stderr)
+            return
+        if not waited:
+            print(f"   (waiting for other processes, {load:.2f} cores busy)", file=sys.stderr)
+            waited = True
 
 
 def run_stage(
@@ -266,6 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="CPU cores other processes may use during a run before it is made again (default 0.25)",
     )
     parser.add_argument("--retries", type=int, default=1, help="how often a busy run is made again (default 1)")
+    parser.add_argument(
+        "--wait", type=float, default=30.0, help="seconds to wait for a quiet machine before each run (default 30)"
+    )
     parser.add_argument("--only", help="comma-separated scenarios to run: " + ",".join(SCENARIOS))
     parser.add_argument("--quick", action="store_true", help="short smoke run: 2 s per run, 2 workers, 1 and 8 users")
     parser.add_argument("--profile", action="store_true", help="cProfile every worker; summaries under var/bench")

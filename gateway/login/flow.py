@@ -196,13 +196,19 @@ def _bound_transaction_id(tx_id: str | None, cookie_tx: str | None) -> str:
     return tx_id
 
 
+def _stored_transaction(svc: LoginServices, tx_id: str, *, consume: bool = False) -> LoginTransaction | None:
+    """The stored transaction (taken when ``consume``), or None: absent, expired, unreadable, or an
+    id that cannot name a key at all (`store.keys` refuses it with ValueError)."""
+    read = svc.records.take if consume else svc.records.get
+    try:
+        return read(store_keys.transaction(tx_id), LoginTransaction)
+    except ValueError:
+        return None
+
+
 def load_transaction(svc: LoginServices, tx_id: str | None, cookie_tx: str | None) -> LoginTransaction:
     """The transaction this browser started, or a citizen error page."""
-    tx_id = _bound_transaction_id(tx_id, cookie_tx)
-    try:
-        transaction = svc.records.get(store_keys.transaction(tx_id), LoginTransaction)
-    except ValueError:
-        transaction = None
+    transaction = _stored_transaction(svc, _bound_transaction_id(tx_id, cookie_tx))
     if transaction is None:
         raise CitizenError("expired", "transaction not found or expired")
     return transaction
@@ -285,10 +291,7 @@ def on_upstream_response(svc: LoginServices, relay_state: str | None, saml_respo
     """Verify the provider's POST and record the outcome; the browser then resumes."""
     if not relay_state or not saml_response or len(relay_state) > 80:
         raise CitizenError("expired", "ACS: missing SAMLResponse or RelayState")
-    try:
-        transaction = svc.records.get(store_keys.transaction(relay_state), LoginTransaction)
-    except ValueError:
-        transaction = None
+    transaction = _stored_transaction(svc, relay_state)
     if transaction is None or transaction.status is not Status.UPSTREAM or transaction.request_id is None:
         raise CitizenError("expired", "ACS: no transaction waits for this response")
     provider = svc.providers.get(transaction.provider_id or "")
@@ -346,11 +349,7 @@ def on_upstream_response(svc: LoginServices, relay_state: str | None, saml_respo
 
 def resume(svc: LoginServices, tx_id: str | None, cookie_tx: str | None) -> Redirect:
     """Complete the login in the browser that started it: code (or error) to the client."""
-    bound = _bound_transaction_id(tx_id, cookie_tx)
-    try:
-        transaction = svc.records.take(store_keys.transaction(bound), LoginTransaction)
-    except ValueError:
-        transaction = None
+    transaction = _stored_transaction(svc, _bound_transaction_id(tx_id, cookie_tx), consume=True)
     if transaction is None:
         raise CitizenError("expired", "resume: transaction not found, expired or already consumed")
     svc.records.store.delete(store_keys.lock(f"acs.{transaction.id}"))  # the ACS claim ends with the login
