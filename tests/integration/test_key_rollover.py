@@ -12,10 +12,8 @@ import io
 import time
 from collections.abc import Iterator
 from typing import Any
-from uuid import uuid4
 
 import pytest
-import redis
 import requests
 from joserfc import jwt
 from joserfc.jwk import KeySet
@@ -26,7 +24,7 @@ from gateway.trust import admin
 from tests.integration.conftest import make_clients
 from tests.integration.harness import RunningGateway
 from tests.integration.harness import full_login
-from tests.integration.harness import start_gateway
+from tests.integration.harness import running_gateway
 from tests.peers.saml_idp import LOA3
 from tests.peers.saml_idp import PeerIdP
 
@@ -38,22 +36,13 @@ NS = {"md": "urn:oasis:names:tc:SAML:2.0:metadata", "ds": "http://www.w3.org/200
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[RunningGateway]:
-    prefix = f"test:{uuid4().hex}:"
     folder = tmp_path_factory.mktemp("gw-keys")
     peer = PeerIdP(folder / "idp", loas=(LOA3,))
-    running = start_gateway(
-        folder / "gateway", redis_url=redis_url, prefix=prefix, peers={"idp": peer}, clients=make_clients(),
+    with running_gateway(
+        folder / "gateway", redis_url=redis_url, peers={"idp": peer}, clients=make_clients(),
         extra={"key_rollover": {"check_interval": 1, "publish_before_activate": 3600, "grace_period": 3600}},
-    )  # fmt: skip
-    try:
+    ) as running:  # fmt: skip
         yield running
-    finally:
-        running.stop()
-        client = redis.Redis.from_url(redis_url)
-        keys = list(client.scan_iter(match=f"{prefix}*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
 
 
 def _step(gateway: RunningGateway, step: str, *, force: bool = False) -> None:

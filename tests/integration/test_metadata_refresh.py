@@ -13,10 +13,8 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from uuid import uuid4
 
 import pytest
-import redis
 import requests
 
 from gateway.trust.certs import KeyPair
@@ -27,7 +25,7 @@ from tests.integration.harness import LoginSteps
 from tests.integration.harness import Rp
 from tests.integration.harness import RunningGateway
 from tests.integration.harness import only_worker
-from tests.integration.harness import start_gateway
+from tests.integration.harness import running_gateway
 from tests.peers.federation import FederationCA
 from tests.peers.federation import FeedServer
 from tests.peers.federation import aggregate
@@ -75,26 +73,17 @@ def feed_server(federation: Federation) -> Iterator[FeedServer]:
 def gateway(
     tmp_path_factory: pytest.TempPathFactory, redis_url: str, federation: Federation, feed_server: FeedServer
 ) -> Iterator[RunningGateway]:
-    prefix = f"test:{uuid4().hex}:"
     extra = {
         "saml": {
             "metadata": [{"url": feed_server.url, "signing_cert": str(federation.cert_path), "name": "federation"}],
             "metadata_refresh": {"check_interval": 1, "min_interval": 1, "retry_interval": 1, "timeout": 10},
         },
     }
-    running = start_gateway(
-        tmp_path_factory.mktemp("gw-md"), redis_url=redis_url, prefix=prefix, peers={"idp": federation.peer},
+    with running_gateway(
+        tmp_path_factory.mktemp("gw-md"), redis_url=redis_url, peers={"idp": federation.peer},
         clients=make_clients(), workers=2, extra=extra,
-    )  # fmt: skip
-    try:
+    ) as running:  # fmt: skip
         yield running
-    finally:
-        running.stop()
-        client = redis.Redis.from_url(redis_url)
-        keys = list(client.scan_iter(match=f"{prefix}*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
 
 
 def _get(gateway: RunningGateway, path: str) -> requests.Response:
