@@ -15,6 +15,8 @@ from typing import Any
 
 from gateway.mapping.claims import SUPPORTED_SCOPES
 from gateway.mapping.claims import supported_claims
+from gateway.oidc.request_object import CONTENT_ENCRYPTION_ALGS
+from gateway.oidc.request_object import ENCRYPTION_ALGS
 from gateway.oidc.request_object import SIGNING_ALGS
 from gateway.oidc.user_message import MIME_TYPES
 
@@ -49,6 +51,8 @@ def provider_metadata(
         "id_token_signing_alg_values_supported": [signing_alg],
         "userinfo_signing_alg_values_supported": [signing_alg],
         "request_object_signing_alg_values_supported": list(SIGNING_ALGS),
+        "request_object_encryption_alg_values_supported": list(ENCRYPTION_ALGS),
+        "request_object_encryption_enc_values_supported": list(CONTENT_ENCRYPTION_ALGS),
         "token_endpoint_auth_methods_supported": auth_methods,
         "token_endpoint_auth_signing_alg_values_supported": list(SIGNING_ALGS),
         "code_challenge_methods_supported": ["S256"],

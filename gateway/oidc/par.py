@@ -65,7 +65,11 @@ def push(server: GatewayAuthorizationServer, http_request: Any) -> PushedUri:
     if "request" in params:
         try:
             params = verify_request_object(
-                params["request"], client.settings, server.context.client_keys, issuer=server.context.issuer
+                params["request"],
+                client.settings,
+                server.context.client_keys,
+                issuer=server.context.issuer,
+                decryption_keys=server.context.signing_keys.decryption_keys(),
             )
         except InvalidRequestObject as exc:
             raise ClientError("invalid_request_object", str(exc)) from None

@@ -14,8 +14,12 @@ cited section:
 - `exp`/`nbf` are respected when present (RFC 7519 4.1.4-4.1.5);
 - no nested `request` or `request_uri` (OIDC Core 6.1).
 
-Encrypted request objects (JWE) are refused: the gateway publishes no
-encryption key yet, so no client could encrypt one to it.
+A request object may also be encrypted to the gateway (Swedish OIDC profile
+2.1.7: the OP must handle signed and/or encrypted objects) with RSA-OAEP and
+AES-GCM or AES-CBC-HMAC, to a key published in JWKS with
+`use: enc`. It must then be a nested JWT: encryption hides the parameters, only
+the client's signature inside says who sent them, so an encrypted but unsigned
+object is refused like an unsigned one.
 """
 
 from __future__ import annotations
@@ -25,10 +29,14 @@ import binascii
 import json
 import time
 from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
+from joserfc import jwe
 from joserfc import jwt
 from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+from joserfc.jwk import RSAKey
 
 from gateway.oidc.client_keys import ClientKeys
 from gateway.oidc.client_keys import ClientKeysUnavailable
@@ -36,6 +44,13 @@ from gateway.settings.schema import ClientSettings
 
 SIGNING_ALGS = ("RS256", "PS256", "ES256")
 """Swedish OIDC profile 7: RS256 and ES256 required; PS256 as for client assertions. Never `none` or HMAC."""
+
+ENCRYPTION_ALGS = ("RSA-OAEP",)
+"""Key management: RSA-OAEP, REQUIRED by the Swedish OIDC profile 7 and the `alg` of the published key.
+Never RSA1_5 (RFC 8725 3.3)."""
+
+CONTENT_ENCRYPTION_ALGS = ("A128GCM", "A256GCM", "A128CBC-HS256", "A256CBC-HS512")
+"""Content encryption: A128GCM and A256GCM REQUIRED by the Swedish OIDC profile 7."""
 
 LEEWAY = 30
 MAX_REQUEST_OBJECT_LENGTH = 16 * 1024
@@ -52,13 +67,14 @@ def verify_request_object(
     keys: ClientKeys,
     *,
     issuer: str,
+    decryption_keys: Sequence[RSAKey] = (),
     now: float | None = None,
 ) -> dict[str, str]:
     """The authorization request parameters carried by ``token``, after every check above."""
     if len(token) > MAX_REQUEST_OBJECT_LENGTH:
         raise InvalidRequestObject("request object is too large")
     if token.count(".") == 4:
-        raise InvalidRequestObject("encrypted request objects are not supported; sign it instead")
+        token = _decrypt(token, decryption_keys)
     if token.count(".") != 2:
         raise InvalidRequestObject("request object is not a compact JWS")
     try:
@@ -78,6 +94,22 @@ def verify_request_object(
     claims = dict(decoded.claims)
     _check_claims(claims, client.client_id, issuer, time.time() if now is None else now)
     return _parameters(claims)
+
+
+def _decrypt(token: str, keys: Sequence[RSAKey]) -> str:
+    """The signed JWT inside an encrypted request object (RFC 7519 5.2, nested JWT)."""
+    if not keys:
+        raise InvalidRequestObject("encrypted request objects are not accepted: no encryption key is published")
+    try:
+        decrypted = jwe.decrypt_compact(
+            token, KeySet(list(keys)), algorithms=[*ENCRYPTION_ALGS, *CONTENT_ENCRYPTION_ALGS]
+        )
+        inner = decrypted.plaintext.decode("ascii") if decrypted.plaintext is not None else ""
+    except (JoseError, ValueError, TypeError):
+        raise InvalidRequestObject("request object does not decrypt with the gateway's encryption keys") from None
+    if inner.count(".") != 2:
+        raise InvalidRequestObject("an encrypted request object must contain a signed JWT")
+    return inner
 
 
 def _check_claims(claims: Mapping[str, Any], client_id: str, issuer: str, now: float) -> None:

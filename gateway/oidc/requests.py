@@ -169,7 +169,11 @@ def parse_authorization(server: GatewayAuthorizationServer, http_request: Any) -
     elif "request" in query:
         try:
             params = verify_request_object(
-                query["request"], client.settings, server.context.client_keys, issuer=server.context.issuer
+                query["request"],
+                client.settings,
+                server.context.client_keys,
+                issuer=server.context.issuer,
+                decryption_keys=server.context.signing_keys.decryption_keys(),
             )
         except InvalidRequestObject as exc:
             raise early_fail("invalid_request_object", str(exc)) from None

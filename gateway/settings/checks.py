@@ -50,7 +50,7 @@ def check_settings(settings: Settings) -> list[Problem]:
             problems.append(Problem(file, "secret_key", "is required in production (use !env or !envfile)"))
         if not settings.providers:
             problems.append(Problem(file, "providers", "production needs at least one e-ID provider"))
-        for name in ("oidc-signing.pem", "saml-signing.pem", "saml-encryption.pem"):
+        for name in ("oidc-signing.pem", "saml-signing.pem", "saml-encryption.pem", "oidc-encryption.pem"):
             if not (settings.keys_dir / name).is_file():
                 problems.append(
                     Problem(

@@ -5,6 +5,8 @@ Layout of ``keys_dir`` (written by `eid-gateway keys generate`):
 - ``oidc-signing.pem``: signs ID tokens and UserInfo JWTs (published in JWKS);
 - ``saml-signing.pem`` / ``.crt``: signs AuthnRequests and SP metadata;
 - ``saml-encryption.pem`` / ``.crt``: providers encrypt assertions to it;
+- ``oidc-encryption.pem`` / ``.crt``: e-services may encrypt request objects to it (published in JWKS
+  with ``use: enc``; Swedish OIDC profile 2.1.7);
 - ``secret.key``: the seed for cookie signing, pairwise subjects and sealing
   when ``secret_key`` is not configured (development only).
 
@@ -34,7 +36,7 @@ from cryptography.hazmat.primitives import serialization
 from gateway.trust.certs import generate_key_pair
 from gateway.trust.certs import self_signed
 
-ROLES = ("oidc-signing", "saml-signing", "saml-encryption")
+ROLES = ("oidc-signing", "saml-signing", "saml-encryption", "oidc-encryption")
 STAGES = ("next", "active", "previous")
 
 
@@ -146,8 +148,9 @@ def ensure_key_pair(keys_dir: Path, name: str, *, kind: str = "rsa") -> tuple[Pa
 def generate_keys(keys_dir: Path, *, kind: str = "rsa", stage: str = "active", roles: tuple[str, ...] = ROLES) -> None:
     """Create the missing keys of ``roles`` at ``stage`` and the secret seed.
 
-    ``kind`` applies to the OIDC signing key only: SAML keys are always RSA 3072, because assertions
-    are encrypted to them with RSA-OAEP (DP 8.4) and pysaml2 signs HTTP-Redirect requests with RSA only.
+    ``kind`` applies to the OIDC signing key only: the other keys are always RSA 3072, because assertions
+    and request objects are encrypted to them with RSA-OAEP (DP 8.4, Swedish OIDC profile 7) and
+    pysaml2 signs HTTP-Redirect requests with RSA only.
     """
     for role in roles:
         name = _file_name(role, stage, "")

@@ -1,7 +1,7 @@
 """Rolling the gateway's own keys over without downtime: next, active, previous (DP 2.1.1.2; OIDC Core 10.1.1).
 
-One role at a time (``oidc-signing``, ``saml-signing``, ``saml-encryption``) moves through three steps,
-each a command an operator runs (`eid-gateway keys rollover|activate|retire`):
+One role at a time (``oidc-signing``, ``saml-signing``, ``saml-encryption``, ``oidc-encryption``) moves
+through three steps, each a command an operator runs (`eid-gateway keys rollover|activate|retire`):
 
 1. ``rollover``: a new key is created as ``next``. It is published at once (JWKS, SP metadata) but
    signs nothing, so e-services and providers learn it before they meet it.

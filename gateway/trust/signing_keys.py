@@ -49,10 +49,20 @@ class ActiveKey:
     alg: str
 
 
+ENCRYPTION_ALG = "RSA-OAEP"
+"""What e-services encrypt request objects with (REQUIRED by the Swedish OIDC profile 7)."""
+
+
+def _import_decryption(stored: StoredKey) -> RSAKey:
+    return RSAKey.import_key(stored.key_pem, {"kid": stored.kid, "use": "enc", "alg": ENCRYPTION_ALG})
+
+
 @dataclass(frozen=True, slots=True)
 class _KeySnapshot:
     active: ActiveKey
     published: tuple[JwkKey, ...]
+    decryption: tuple[RSAKey, ...]
+    encryption: tuple[RSAKey, ...]
 
 
 class SigningKeys:
@@ -64,9 +74,13 @@ class SigningKeys:
     @staticmethod
     def _import(keys: KeySet) -> _KeySnapshot:
         active = _import(keys.active("oidc-signing"))
+        decryption = keys.published("oidc-encryption")
         return _KeySnapshot(
             active=ActiveKey(key=active, kid=str(active.kid), alg=_alg(active)),
             published=tuple(_import(k) for k in keys.published("oidc-signing")),
+            decryption=tuple(_import_decryption(k) for k in decryption),
+            # Clients encrypt to the active key, or already to the next one; never to the previous.
+            encryption=tuple(_import_decryption(k) for k in decryption if k.stage != "previous"),
         )
 
     def install(self, keys: KeySet) -> None:
@@ -97,11 +111,20 @@ class SigningKeys:
         """The key id put in the header of every token we sign."""
         return self._snapshot.active.kid
 
+    def decryption_keys(self) -> tuple[RSAKey, ...]:
+        """Every key a request object may have been encrypted to: next, active, previous."""
+        return self._snapshot.decryption
+
     def jwks(self) -> dict[str, Any]:
-        """The public JWK set for `/jwks`."""
+        """The public JWK set for `/jwks`: signature keys, then request object encryption keys."""
+        snapshot = self._snapshot
         keys = []
-        for key in self._snapshot.published:
+        for key in snapshot.published:
             public = key.as_dict(private=False)
             public["alg"] = _alg(key)
+            keys.append(public)
+        for key in snapshot.encryption:
+            public = key.as_dict(private=False)
+            public["alg"] = ENCRYPTION_ALG
             keys.append(public)
         return {"keys": keys}

@@ -58,7 +58,8 @@ def _jwks(gateway: RunningGateway) -> dict[str, Any]:
 
 
 def _kids(jwks: dict[str, Any]) -> list[str]:
-    return [key["kid"] for key in jwks["keys"]]
+    """The token signing keys' ids (the `use: enc` request object keys roll over on their own)."""
+    return [key["kid"] for key in jwks["keys"] if key.get("use") == "sig"]
 
 
 def _encryption_certs(gateway: RunningGateway) -> list[bytes]:

@@ -510,6 +510,25 @@ def _request_object(rp: Rp, key: RSAKey, *, alg: str = "RS256", **overrides: Any
     return jwt.encode({"alg": alg, "kid": key.kid}, claims, key, algorithms=[alg])
 
 
+def test_signed_and_encrypted_request_object_starts_a_login(gateway: RunningGateway) -> None:
+    """The e-service encrypts its signed request object to the gateway's published `use: enc` key."""
+    from joserfc import jwe
+
+    rp = Rp.for_client(gateway, "se-rp")
+    assert rp.client.key is not None
+    encryption_keys = [k for k in _jwks(gateway).keys if k.get("use") == "enc"]
+    assert encryption_keys, "the gateway publishes a request object encryption key"
+    gateway_key = encryption_keys[0]
+    header = {"alg": "RSA-OAEP", "enc": "A256GCM", "cty": "JWT", "kid": gateway_key.kid}
+    token = jwe.encrypt_compact(
+        header, _request_object(rp, rp.client.key), gateway_key, algorithms=["RSA-OAEP", "A256GCM"]
+    )
+    url = f"{gateway.url}/authorize?" + urlencode({"client_id": "se-rp", "response_type": "code", "request": token})
+    started = requests.get(url, allow_redirects=False, timeout=10)
+    assert started.status_code == 302, started.text
+    assert started.headers["Location"].startswith(gateway.peers["idp"].sso_url)
+
+
 def _userinfo_jwt(gateway: RunningGateway, access_token: str, client_id: str) -> dict[str, Any]:
     response = requests.get(f"{gateway.url}/userinfo", headers={"Authorization": f"Bearer {access_token}"}, timeout=5)
     assert response.status_code == 200

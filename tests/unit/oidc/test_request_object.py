@@ -92,3 +92,46 @@ def test_alg_none_is_refused() -> None:
     token = f"{part({'alg': 'none'})}.{part({'iss': 'c', 'aud': ISSUER})}."
     with pytest.raises(InvalidRequestObject, match="signed with one of"):
         _verify(token)
+
+
+# --- encrypted request objects (Swedish OIDC profile 2.1.7) ---------------------------------------
+
+GATEWAY_ENC = RSAKey.generate_key(2048, parameters={"kid": "gw-enc", "use": "enc", "alg": "RSA-OAEP"})
+
+
+def _encrypt(inner: str, key: RSAKey = GATEWAY_ENC, alg: str = "RSA-OAEP", enc: str = "A256GCM") -> str:
+    import warnings
+
+    from joserfc import jwe
+
+    with warnings.catch_warnings():  # joserfc warns when asked for RSA1_5, which one test needs
+        warnings.simplefilter("ignore")
+        return jwe.encrypt_compact(
+            {"alg": alg, "enc": enc, "cty": "JWT", "kid": key.kid}, inner, key, algorithms=[alg, enc]
+        )
+
+
+def _verify_encrypted(token: str) -> dict[str, str]:
+    return verify_request_object(token, CLIENT, ClientKeys(), issuer=ISSUER, decryption_keys=(GATEWAY_ENC,))
+
+
+@pytest.mark.parametrize(
+    ("alg", "enc"), [("RSA-OAEP", "A256GCM"), ("RSA-OAEP", "A128GCM"), ("RSA-OAEP", "A128CBC-HS256")]
+)
+def test_signed_then_encrypted_request_object_is_accepted(alg: str, enc: str) -> None:
+    assert _verify_encrypted(_encrypt(_token(state="s1"), alg=alg, enc=enc))["state"] == "s1"
+
+
+@pytest.mark.parametrize(
+    ("token_factory", "message"),
+    [
+        (lambda: _encrypt(_token(), RSAKey.generate_key(2048, parameters={"kid": "gw-enc"})), "decrypt"),
+        (lambda: _encrypt('{"iss": "c", "aud": "https://gw.example"}'), "signed JWT"),
+        (lambda: _encrypt(_token(RSAKey.generate_key(2048, parameters={"kid": "r"}))), "signature"),
+        (lambda: _encrypt(_token(), alg="RSA1_5", enc="A128GCM"), "decrypt"),
+    ],
+    ids=["other-key", "unsigned-inside", "inner-signed-by-stranger", "rsa1_5"],
+)  # fmt: skip
+def test_encrypted_request_object_refused(token_factory: Any, message: str) -> None:
+    with pytest.raises(InvalidRequestObject, match=message):
+        _verify_encrypted(token_factory())

@@ -48,7 +48,7 @@ def test_a_role_moves_through_next_active_previous(keys_dir: Path) -> None:
     assert stat.S_IMODE((tmp_path / "oidc-signing.next.pem").stat().st_mode) == 0o600
     signing.install(load_keys(tmp_path, b"x"))
     assert signing.current().kid == original  # published, not signing
-    assert [k["kid"] for k in signing.jwks()["keys"]] == [created.kid, original]
+    assert [k["kid"] for k in signing.jwks()["keys"] if k["use"] == "sig"] == [created.kid, original]
 
     with pytest.raises(RolloverRefused, match="wait until"):
         activate(tmp_path, "oidc-signing", wait=3600)
@@ -57,7 +57,7 @@ def test_a_role_moves_through_next_active_previous(keys_dir: Path) -> None:
     assert _kids(tmp_path, "oidc-signing") == {"active": created.kid, "previous": original}
     signing.install(load_keys(tmp_path, b"x"))
     assert (signing.current().kid, signing.current().alg) == (created.kid, "ES256")
-    assert {k["kid"] for k in signing.jwks()["keys"]} == {created.kid, original}
+    assert {k["kid"] for k in signing.jwks()["keys"] if k["use"] == "sig"} == {created.kid, original}
     assert {s.stage: s.since for s in key_status(tmp_path) if s.role == "oidc-signing"}["previous"] == pytest.approx(
         now
     )
