@@ -20,6 +20,7 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
+from werkzeug.wrappers import Response as BaseResponse
 
 from gateway.login import flow
 from gateway.login.binding import SESSION_COOKIE
@@ -60,7 +61,7 @@ def _entry(provider: ProviderSettings, language: str) -> ChooserEntry:
     )
 
 
-def _chooser_page(outcome: flow.Chooser, *, missing_choice: bool = False) -> Response:
+def _chooser_page(outcome: flow.Chooser, *, missing_choice: bool = False) -> BaseResponse:
     """The chooser for ``outcome``; its language switch shows it again for the same transaction."""
     language = page_language()
     transaction = outcome.transaction
@@ -93,7 +94,8 @@ def _cookie_value(name: str, max_age: int) -> str | None:
     return _services().binder.read(name, request.cookies.get(name), max_age)
 
 
-def _render(outcome: flow.Outcome, *, status: int = 302) -> Response:
+def _render(outcome: flow.Outcome, *, status: int = 302) -> BaseResponse:
+    response: BaseResponse
     if isinstance(outcome, flow.Chooser):
         response = _chooser_page(outcome)
     else:
@@ -114,7 +116,7 @@ def _render(outcome: flow.Outcome, *, status: int = 302) -> Response:
 
 
 @blueprint.get("/authorize")
-def authorize() -> Response:
+def authorize() -> BaseResponse:
     """OIDC authorization endpoint (OIDC Core 3.1.2)."""
     services = _services()
     auth_request = parse_authorization(services.oidc, request)
@@ -130,13 +132,13 @@ def _transaction(tx_id: str | None) -> LoginTransaction:
 
 
 @blueprint.get("/login/choose")
-def show_chooser() -> Response:
+def show_chooser() -> BaseResponse:
     """The chooser again for this browser's login (the language switch links here)."""
     return _chooser_page(flow.chooser_for(_services(), _transaction(request.args.get("tx"))))
 
 
 @blueprint.post("/login/choose")
-def choose() -> Response:
+def choose() -> BaseResponse:
     """The chooser form: the citizen picked a provider (or pressed Continue without one)."""
     services = _services()
     transaction = _transaction(request.form.get("tx"))
@@ -167,7 +169,7 @@ def forget() -> Any:
 
 
 @blueprint.post("/saml/acs")
-def acs() -> Response:
+def acs() -> BaseResponse:
     """Assertion Consumer Service, HTTP-POST binding (cross-site: no cookies are relied on here)."""
     outcome = flow.on_upstream_response(_services(), request.form.get("RelayState"), request.form.get("SAMLResponse"))
     return _render(outcome, status=303)

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 PREFIX = "eid_gateway"
 
 
-class TrustCollector(Collector):  # type: ignore[misc]
+class TrustCollector(Collector):
     """Reads the trust facts at scrape time; see the module docstring."""
 
     def __init__(

@@ -53,7 +53,7 @@ class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
             return None
         context = self.server.context
         code_hash = store_keys.digest(code)
-        record = context.records.take(store_keys.code(code_hash), CodeRecord)
+        record: CodeRecord | None = context.records.take(store_keys.code(code_hash), CodeRecord)
         if record is None:
             redeemed = context.records.take(store_keys.code_used(code_hash), RedeemedCode)
             if redeemed is not None:

@@ -221,8 +221,8 @@ def validate_authorization(
         if not isinstance(value, str) or len(value) > MAX_PARAM_LENGTH:
             raise fail("invalid_request", f"parameter {name[:40]} is too long or not a string")
     for name in _VSCHAR_PARAMS:
-        value = params.get(name)
-        if value is not None and not _VSCHAR.fullmatch(value):
+        given = params.get(name)
+        if given is not None and not _VSCHAR.fullmatch(given):
             raise fail("invalid_request", f"parameter {name} has characters outside RFC 6749 Appendix A")
     if "request" in params or "request_uri" in params:
         raise fail("invalid_request", "request and request_uri cannot be combined or nested")

@@ -42,6 +42,7 @@ from itsdangerous import URLSafeTimedSerializer
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
+from werkzeug.wrappers import Response as BaseResponse
 
 from gateway.settings.schema import ClientSettings
 from gateway.settings.theme import Theme
@@ -258,7 +259,7 @@ def _demo() -> DemoRP:
     return current_app.extensions["eid_gateway"].sandbox.demo  # type: ignore[no-any-return]
 
 
-def _page(*, claims: DemoClaims | None = None, error: str | None = None, status: int = 200) -> Response:
+def _page(*, claims: DemoClaims | None = None, error: str | None = None, status: int = 200) -> BaseResponse:
     brand = branding().client(CLIENT_ID)
     html = render_template(
         "demo.html",
@@ -274,14 +275,14 @@ def _page(*, claims: DemoClaims | None = None, error: str | None = None, status:
 
 
 @blueprint.get("/")
-def index() -> Response:
+def index() -> BaseResponse:
     """The demo e-service's start page: a login button, and the claims after a login."""
     demo = _demo()
     return _page(claims=demo.read_claims(request.cookies.get(CLAIMS_COOKIE)))
 
 
 @blueprint.get("/demo/login")
-def login() -> Response:
+def login() -> BaseResponse:
     """Start a login: bind state, nonce and verifier to the browser, then go to the gateway."""
     demo = _demo()
     url, cookie = demo.start_login()
@@ -299,9 +300,10 @@ def login() -> Response:
 
 
 @blueprint.get(CALLBACK_PATH)
-def callback() -> Response:
+def callback() -> BaseResponse:
     """The redirect URI: finish the login and show the claims, or say that it failed."""
     demo = _demo()
+    response: BaseResponse
     try:
         claims = demo.finish_login(request.cookies.get(LOGIN_COOKIE), request.args.to_dict(flat=True))
     except DemoError as error:
@@ -323,7 +325,7 @@ def callback() -> Response:
 
 
 @blueprint.post("/demo/logout")
-def logout() -> Response:
+def logout() -> BaseResponse:
     """Forget the demo's claims (the gateway's own SSO session is untouched)."""
     response = redirect(url_for("demo.index"), 303)
     response.delete_cookie(CLAIMS_COOKIE, path="/")

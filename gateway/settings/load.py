@@ -111,7 +111,7 @@ class Reader:
             return None
         return default
 
-    def str(self, name: str, default: Any = _MISSING) -> Any:
+    def text(self, name: str, default: Any = _MISSING) -> Any:
         """A non-empty string."""
         value = self.raw(name, default)
         if value is None or value is default:
@@ -121,7 +121,7 @@ class Reader:
             return None if default is _MISSING else default
         return value.strip()
 
-    def int(self, name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
+    def integer(self, name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
         """An integer within bounds."""
         value = self.raw(name, default)
         if isinstance(value, bool) or not isinstance(value, int):
@@ -131,9 +131,9 @@ class Reader:
             bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
             self.problem(name, f"must be {bound}")
             return default
-        return value
+        return int(value)
 
-    def bool(self, name: str, default: bool) -> bool:
+    def flag(self, name: str, default: bool) -> bool:
         """A YAML boolean."""
         value = self.raw(name, default)
         if not isinstance(value, bool):
@@ -143,7 +143,7 @@ class Reader:
 
     def choice(self, name: str, options: tuple[str, ...], default: Any = _MISSING) -> Any:
         """One of ``options``."""
-        value = self.str(name, default)
+        value = self.text(name, default)
         if value is not None and value not in options:
             self.problem(name, f"must be one of {', '.join(options)}")
             return None if default is _MISSING else default
@@ -219,14 +219,14 @@ def _client(reader: Reader) -> ClientSettings | None:
             "client_name#sv", "client_name#en", "contacts", "client_uri", "sp", "theme",
         }
     )  # fmt: skip
-    client_id = reader.str("client_id")
+    client_id = reader.text("client_id")
     redirect_uris = reader.strings("redirect_uris")
     if not redirect_uris:
         reader.problem("redirect_uris", "needs at least one exact redirect URI")
     auth_method = reader.choice("token_endpoint_auth_method", AUTH_METHODS, "private_key_jwt")
-    secret = reader.str("client_secret", None)
+    secret = reader.text("client_secret", None)
     jwks = reader.raw("jwks", None)
-    jwks_uri = reader.str("jwks_uri", None)
+    jwks_uri = reader.text("jwks_uri", None)
     if auth_method in ("client_secret_basic", "client_secret_post"):
         if not secret:
             reader.problem("client_secret", f"is required with {auth_method}")
@@ -238,7 +238,7 @@ def _client(reader: Reader) -> ClientSettings | None:
         reader.problem("jwks", "must be a JWK set: a mapping with a list of keys")
         jwks = None
     subject_type = reader.choice("subject_type", ("pairwise", "public"), "pairwise")
-    sector = reader.str("sector_identifier", "")
+    sector = reader.text("sector_identifier", "")
     if not sector and redirect_uris:
         from urllib.parse import urlsplit
 
@@ -248,7 +248,7 @@ def _client(reader: Reader) -> ClientSettings | None:
     display_name = reader.localized("client_name", {})
     # OIDC Registration 2.1 language-tagged names; SCOIDC 3.2 asks for client_name#sv and #en.
     for lang in ("sv", "en"):
-        tagged = reader.str(f"client_name#{lang}", None)
+        tagged = reader.text(f"client_name#{lang}", None)
         if tagged:
             display_name[lang] = tagged
     return ClientSettings(
@@ -263,20 +263,20 @@ def _client(reader: Reader) -> ClientSettings | None:
         scopes=reader.strings("scopes", ("openid",)),
         subject_type=subject_type or "pairwise",
         sector_identifier=sector,
-        accept_coordination_number=reader.bool("accept_coordination_number", False),
-        logo_uri=reader.str("logo_uri", None),
+        accept_coordination_number=reader.flag("accept_coordination_number", False),
+        logo_uri=reader.text("logo_uri", None),
         default_acr_values=reader.strings("default_acr_values"),
         userinfo_signed_response_alg=reader.choice("userinfo_signed_response_alg", ("RS256", "ES256"), None),
         contacts=reader.strings("contacts"),
-        client_uri=reader.str("client_uri", None),
-        sp=reader.str("sp", None),
+        client_uri=reader.text("client_uri", None),
+        sp=reader.text("sp", None),
         theme=_theme(reader.child("theme")),
     )
 
 
 def _file_path(reader: Reader, name: str) -> Path | None:
     """A file named at ``name``, relative to the YAML file that names it; checked as a logo."""
-    value = reader.str(name, None)
+    value = reader.text(name, None)
     if value is None:
         return None
     path = Path(value)
@@ -316,7 +316,7 @@ def load_provider(path: Path, federation: str, problems: list[Problem]) -> Provi
             "require_encryption", "principal_selection", "user_message", "countries", "country_hint",
         }
     )  # fmt: skip
-    provider_id = reader.str("id", path.stem)
+    provider_id = reader.text("id", path.stem)
     entity = reader.raw("entity_id")
     if isinstance(entity, Mapping):
         entity = entity.get(federation)
@@ -329,7 +329,7 @@ def load_provider(path: Path, federation: str, problems: list[Problem]) -> Provi
     if not loas:
         reader.problem("loas", "must list at least one level of assurance URI")
     kind = reader.choice("kind", ("saml",), "saml")
-    attribute_set = reader.str("attribute_set", "pnr-01")
+    attribute_set = reader.text("attribute_set", "pnr-01")
     if attribute_set is not None and attribute_set not in load_profiles().attribute_sets:
         reader.problem("attribute_set", f"must be one of {', '.join(load_profiles().attribute_sets)}")
     if provider_id is None or not isinstance(entity, str):
@@ -343,11 +343,11 @@ def load_provider(path: Path, federation: str, problems: list[Problem]) -> Provi
         logo=_file_path(reader, "logo"),
         loas=loas,
         attribute_set=attribute_set or "pnr-01",
-        require_encryption=reader.bool("require_encryption", True),
-        principal_selection=reader.bool("principal_selection", False) if reader.has("principal_selection") else None,
-        user_message=reader.bool("user_message", False) if reader.has("user_message") else None,
+        require_encryption=reader.flag("require_encryption", True),
+        principal_selection=reader.flag("principal_selection", False) if reader.has("principal_selection") else None,
+        user_message=reader.flag("user_message", False) if reader.has("user_message") else None,
         countries=_countries(reader),
-        country_hint=reader.bool("country_hint", False),
+        country_hint=reader.flag("country_hint", False),
     )
 
 
@@ -365,8 +365,8 @@ def _service_providers(saml: Reader) -> tuple[ServiceProviderSettings, ...]:
     found: list[ServiceProviderSettings] = []
     for item in saml.items("service_providers"):
         item.unknown({"id", "entity_id", "attribute_set", "entity_categories"})
-        sp_id = item.str("id")
-        entity_id = item.str("entity_id")
+        sp_id = item.text("id")
+        entity_id = item.text("entity_id")
         if sp_id == "default":
             item.problem("id", "`default` names the SP of saml.entity_id; choose another id")
         if sp_id and any(sp.id == sp_id for sp in found):
@@ -376,7 +376,7 @@ def _service_providers(saml: Reader) -> tuple[ServiceProviderSettings, ...]:
                 ServiceProviderSettings(
                     id=sp_id,
                     entity_id=entity_id,
-                    attribute_set=item.str("attribute_set", None),
+                    attribute_set=item.text("attribute_set", None),
                     entity_categories=item.strings("entity_categories"),
                 )
             )
@@ -388,10 +388,10 @@ def _metadata_sources(reader: Reader, base: Path) -> tuple[MetadataSource, ...]:
     names: set[str] = set()
     for item in reader.items("metadata"):
         item.unknown({"file", "url", "signing_cert", "name"})
-        file = item.str("file", None)
-        url = item.str("url", None)
-        cert = item.str("signing_cert", None)
-        name = item.str("name", "")
+        file = item.text("file", None)
+        url = item.text("url", None)
+        cert = item.text("signing_cert", None)
+        name = item.text("name", "")
         if bool(file) == bool(url):
             item.problem("", "needs exactly one of file or url")
         if url and not cert:
@@ -437,15 +437,17 @@ def _metadata_refresh(reader: Reader, base: Path) -> MetadataRefresh:
     reader.unknown(set(MetadataRefresh.__dataclass_fields__))
     defaults = MetadataRefresh()
     refresh = MetadataRefresh(
-        check_interval=reader.int("check_interval", defaults.check_interval, minimum=1, maximum=3600),
-        default_interval=reader.int("default_interval", defaults.default_interval, minimum=1, maximum=7 * 86400),
-        min_interval=reader.int("min_interval", defaults.min_interval, minimum=1, maximum=7 * 86400),
-        max_interval=reader.int("max_interval", defaults.max_interval, minimum=1, maximum=7 * 86400),
-        retry_interval=reader.int("retry_interval", defaults.retry_interval, minimum=1, maximum=86400),
-        timeout=reader.int("timeout", defaults.timeout, minimum=1, maximum=300),
-        max_bytes=reader.int("max_bytes", defaults.max_bytes, minimum=1024, maximum=1024**3),
-        cache_dir=base / reader.str("cache_dir", str(defaults.cache_dir)),
-        expiry_warning_days=reader.int("expiry_warning_days", defaults.expiry_warning_days, minimum=0, maximum=3650),
+        check_interval=reader.integer("check_interval", defaults.check_interval, minimum=1, maximum=3600),
+        default_interval=reader.integer("default_interval", defaults.default_interval, minimum=1, maximum=7 * 86400),
+        min_interval=reader.integer("min_interval", defaults.min_interval, minimum=1, maximum=7 * 86400),
+        max_interval=reader.integer("max_interval", defaults.max_interval, minimum=1, maximum=7 * 86400),
+        retry_interval=reader.integer("retry_interval", defaults.retry_interval, minimum=1, maximum=86400),
+        timeout=reader.integer("timeout", defaults.timeout, minimum=1, maximum=300),
+        max_bytes=reader.integer("max_bytes", defaults.max_bytes, minimum=1024, maximum=1024**3),
+        cache_dir=base / reader.text("cache_dir", str(defaults.cache_dir)),
+        expiry_warning_days=reader.integer(
+            "expiry_warning_days", defaults.expiry_warning_days, minimum=0, maximum=3650
+        ),
     )
     if refresh.min_interval > refresh.max_interval:
         reader.problem("min_interval", "must not be larger than max_interval")
@@ -468,18 +470,18 @@ def _sp_metadata(reader: Reader) -> SpMetadataSettings:
     logos = []
     for item in reader.items("logos"):
         item.unknown({"url", "width", "height"})
-        url = item.str("url")
+        url = item.text("url")
         if url and not url.startswith(("https://", "http://")):
             item.problem("url", "must be an http(s) URL the providers can reach")
-        width = item.int("width", 0, minimum=1, maximum=4096)
-        height = item.int("height", 0, minimum=1, maximum=4096)
+        width = item.integer("width", 0, minimum=1, maximum=4096)
+        height = item.integer("height", 0, minimum=1, maximum=4096)
         if url:
             logos.append(Logo(url=url, width=width, height=height))
     organization = None
     if reader.has("organization"):
         org = reader.child("organization")
         org.unknown({"name", "display_name", "url", "number"})
-        number = org.str("number", None)
+        number = org.text("number", None)
         if number is not None and not (len(number) == 10 and number.isdigit()):
             org.problem("number", "must be the 10-digit organisation number without hyphen (TAR 3.1)")
         organization = Organization(
@@ -499,9 +501,9 @@ def _sp_metadata(reader: Reader) -> SpMetadataSettings:
             contacts.append(
                 Contact(
                     type=contact_type,
-                    company=item.str("company", None),
-                    given_name=item.str("given_name", None),
-                    surname=item.str("surname", None),
+                    company=item.text("company", None),
+                    given_name=item.text("given_name", None),
+                    surname=item.text("surname", None),
                     email=emails,
                     phone=item.strings("phone"),
                 )
@@ -523,11 +525,11 @@ def _key_rollover(reader: Reader) -> KeyRollover:
     reader.unknown(set(KeyRollover.__dataclass_fields__))
     defaults = KeyRollover()
     return KeyRollover(
-        publish_before_activate=reader.int(
+        publish_before_activate=reader.integer(
             "publish_before_activate", defaults.publish_before_activate, minimum=0, maximum=90 * 86400
         ),
-        grace_period=reader.int("grace_period", defaults.grace_period, minimum=0, maximum=90 * 86400),
-        check_interval=reader.int("check_interval", defaults.check_interval, minimum=1, maximum=3600),
+        grace_period=reader.integer("grace_period", defaults.grace_period, minimum=0, maximum=90 * 86400),
+        check_interval=reader.integer("check_interval", defaults.check_interval, minimum=1, maximum=3600),
     )
 
 
@@ -561,12 +563,12 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, bind: str = DEF
     )  # fmt: skip
     environment = reader.choice("environment", (ENV_DEVELOPMENT, ENV_PRODUCTION), ENV_DEVELOPMENT)
     development = environment == ENV_DEVELOPMENT
-    issuer = reader.str("issuer", f"http://{bind}" if development else _MISSING)
+    issuer = reader.text("issuer", f"http://{bind}" if development else _MISSING)
     if issuer:
         issuer = issuer.rstrip("/")
         if not issuer.startswith(("https://", "http://")):
             reader.problem("issuer", "must be an http(s) URL")
-    secret = reader.str("secret_key", None)
+    secret = reader.text("secret_key", None)
     if secret is not None and len(secret) < 32:
         reader.problem("secret_key", "must be at least 32 characters")
     store = reader.child("store")
@@ -579,7 +581,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, bind: str = DEF
     defaults = Lifetimes()
     lifetimes = Lifetimes(
         **{
-            name: lifetimes_reader.int(name, getattr(defaults, name), minimum=1, maximum=86400)
+            name: lifetimes_reader.integer(name, getattr(defaults, name), minimum=1, maximum=86400)
             for name in Lifetimes.__dataclass_fields__
         }
     )
@@ -588,7 +590,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, bind: str = DEF
     rate_defaults = RateLimits()
     rate_limits = RateLimits(
         **{
-            name: rate_reader.int(name, getattr(rate_defaults, name), minimum=0, maximum=1_000_000)
+            name: rate_reader.integer(name, getattr(rate_defaults, name), minimum=0, maximum=1_000_000)
             for name in RateLimits.__dataclass_fields__
         }
     )
@@ -599,26 +601,26 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, bind: str = DEF
         source=file,
         environment=environment or ENV_DEVELOPMENT,
         issuer=issuer or "",
-        keys_dir=base / reader.str("keys_dir", "var/keys" if not development else "var/dev-keys"),
-        store_url=store.str("url", "memory://" if development else _MISSING) or "",
-        store_prefix=store.str("prefix", "eidgw:"),
+        keys_dir=base / reader.text("keys_dir", "var/keys" if not development else "var/dev-keys"),
+        store_url=store.text("url", "memory://" if development else _MISSING) or "",
+        store_prefix=store.text("prefix", "eidgw:"),
         saml=SamlSettings(
-            entity_id=saml.str("entity_id", f"{issuer}/saml/metadata"),
-            clock_skew=saml.int("clock_skew", 60, maximum=300),
+            entity_id=saml.text("entity_id", f"{issuer}/saml/metadata"),
+            clock_skew=saml.integer("clock_skew", 60, maximum=300),
             metadata=_metadata_sources(saml, base),
             service_providers=_service_providers(saml),
             metadata_refresh=_metadata_refresh(saml.child("metadata_refresh"), base),
             sp_metadata=_sp_metadata(saml.child("sp_metadata")),
         ),
         secret_key=secret.encode() if secret else None,
-        workers=reader.int("workers", 1, minimum=1, maximum=64),
+        workers=reader.integer("workers", 1, minimum=1, maximum=64),
         providers=providers,
         clients=clients,
         lifetimes=lifetimes,
         rate_limits=rate_limits,
         acr_policy=reader.choice("acr_policy", ("as-is", "uncertified"), "as-is"),
-        sandbox=reader.bool("sandbox", development),
-        sweden_connect=reader.bool("sweden_connect", False),
+        sandbox=reader.flag("sandbox", development),
+        sweden_connect=reader.flag("sweden_connect", False),
         key_rollover=_key_rollover(reader.child("key_rollover")),
     )
     from gateway.settings.checks import check_settings
@@ -630,7 +632,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, bind: str = DEF
 
 
 def _providers(reader: Reader, base: Path, federation: str, problems: list[Problem]) -> tuple[ProviderSettings, ...]:
-    directory = base / reader.str("providers_dir", "idp_configs")
+    directory = base / reader.text("providers_dir", "idp_configs")
     enabled = reader.strings("providers")
     found: dict[str, ProviderSettings] = {}
     for name in enabled:
@@ -647,7 +649,7 @@ def _providers(reader: Reader, base: Path, federation: str, problems: list[Probl
 
 
 def _clients_from_dir(reader: Reader, base: Path, problems: list[Problem]) -> tuple[ClientSettings, ...]:
-    directory = reader.str("clients_dir", None)
+    directory = reader.text("clients_dir", None)
     if directory is None:
         return ()
     path = base / directory

@@ -26,6 +26,7 @@ import math
 from collections.abc import Callable
 from collections.abc import Sequence
 from typing import TypeVar
+from typing import cast
 
 import redis
 from redis.backoff import NoBackoff
@@ -93,11 +94,11 @@ class RedisStore:
 
     def get(self, key: str) -> bytes | None:
         """Return the value, or None when absent or expired."""
-        return self._call("get", lambda: self._redis.get(self._key(key)))
+        return cast("bytes | None", self._call("get", lambda: self._redis.get(self._key(key))))
 
     def take(self, key: str) -> bytes | None:
         """Atomically return and delete the value (GETDEL): at most one caller ever gets it."""
-        return self._call("take", lambda: self._redis.getdel(self._key(key)))
+        return cast("bytes | None", self._call("take", lambda: self._redis.getdel(self._key(key))))
 
     def add_if_absent(self, key: str, value: bytes, ttl: float) -> bool:
         """Set ``key`` only if it does not exist (SET NX PX); True when this call set it."""

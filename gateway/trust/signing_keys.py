@@ -18,6 +18,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from joserfc.jwk import ECKey
+from joserfc.jwk import KeyParameters
 from joserfc.jwk import RSAKey
 
 from gateway.trust.keystore import KeySet
@@ -28,7 +29,7 @@ JwkKey = RSAKey | ECKey
 
 def _import(stored: StoredKey) -> JwkKey:
     """The key as a JWK of its own type (RSA, or EC P-256 from `keys generate --kind ec`)."""
-    params = {"kid": stored.kid, "use": "sig"}
+    params: KeyParameters = {"kid": stored.kid, "use": "sig"}
     private = serialization.load_pem_private_key(stored.key_pem, password=None)
     if isinstance(private, ec.EllipticCurvePrivateKey):
         return ECKey.import_key(stored.key_pem, params)

@@ -31,6 +31,7 @@ from flask import url_for
 from itsdangerous import BadSignature
 from itsdangerous import URLSafeTimedSerializer
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse
 
 from gateway.errors import CitizenError
 from gateway.errors import ClientError
@@ -93,7 +94,7 @@ def register_error_handlers(app: Flask, signing_key: bytes) -> None:
     app.register_blueprint(blueprint)
 
     @app.errorhandler(RedirectError)
-    def _redirect(error: RedirectError) -> Response:
+    def _redirect(error: RedirectError) -> BaseResponse:
         from gateway.login.flow import redirect_for
 
         log.info(
