@@ -23,9 +23,9 @@ from gateway.errors import ClientError
 from gateway.oidc.grants import CodeGrant
 from gateway.oidc.records import PushedRequest
 from gateway.oidc.request_object import InvalidRequestObject
-from gateway.oidc.request_object import verify_request_object
 from gateway.oidc.requests import REQUEST_URI_PREFIX
 from gateway.oidc.requests import RedirectError
+from gateway.oidc.requests import request_object_parameters
 from gateway.oidc.requests import validate_authorization
 from gateway.oidc.server import GatewayAuthorizationServer
 from gateway.store import keys as store_keys
@@ -64,13 +64,7 @@ def push(server: GatewayAuthorizationServer, http_request: Any) -> PushedUri:
         raise ClientError("invalid_request", "request_uri must not be pushed (RFC 9126 2.1)")
     if "request" in params:
         try:
-            params = verify_request_object(
-                params["request"],
-                client.settings,
-                server.context.client_keys,
-                issuer=server.context.issuer,
-                decryption_keys=server.context.signing_keys.decryption_keys(),
-            )
+            params = request_object_parameters(server, client, params["request"])
         except InvalidRequestObject as exc:
             raise ClientError("invalid_request_object", str(exc)) from None
     params["client_id"] = client.client_id

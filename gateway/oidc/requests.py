@@ -168,13 +168,7 @@ def parse_authorization(server: GatewayAuthorizationServer, http_request: Any) -
         params = _redeem_pushed(server, client, query["request_uri"], early_fail)
     elif "request" in query:
         try:
-            params = verify_request_object(
-                query["request"],
-                client.settings,
-                server.context.client_keys,
-                issuer=server.context.issuer,
-                decryption_keys=server.context.signing_keys.decryption_keys(),
-            )
+            params = request_object_parameters(server, client, query["request"])
         except InvalidRequestObject as exc:
             raise early_fail("invalid_request_object", str(exc)) from None
         if query.get("response_type", params.get("response_type")) != params.get("response_type"):
@@ -203,6 +197,17 @@ _VSCHAR_PARAMS = (
 """RFC 6749 Appendix A (and OIDC Core 3.1.2.1 for prompt, max_age, acr_values): printable ASCII only.
 authlib echoes some of these in its error descriptions and refuses to build an error with anything else,
 so a control character there would otherwise end as a 500 instead of invalid_request."""
+
+
+def request_object_parameters(server: GatewayAuthorizationServer, client: Client, token: str) -> dict[str, str]:
+    """The parameters of ``client``'s request object, decrypted and verified (raises `InvalidRequestObject`)."""
+    return verify_request_object(
+        token,
+        client.settings,
+        server.context.client_keys,
+        issuer=server.context.issuer,
+        decryption_keys=server.context.signing_keys.decryption_keys(),
+    )
 
 
 def validate_authorization(
