@@ -27,10 +27,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from lxml import etree
 
-from bench.idp import NS_DS
 from bench.idp import OAEP
 from bench.idp import AuthnRequest
 from bench.idp import BenchIdP
+from gateway.saml.namespaces import NS_DS
 
 
 @dataclass(frozen=True, slots=True)

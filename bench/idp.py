@@ -38,16 +38,16 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from lxml import etree
 
+from gateway.saml.namespaces import NS_DS
+from gateway.saml.namespaces import NS_MD
+from gateway.saml.namespaces import NS_SAML
+from gateway.saml.namespaces import NS_SAMLP
 from gateway.trust.certs import KeyPair
 from gateway.trust.certs import cert_body
 from gateway.trust.certs import generate_key_pair
 from gateway.trust.certs import self_signed
 
 LOA3: Final = "http://id.elegnamnden.se/loa/1.0/loa3"
-NS_MD: Final = "urn:oasis:names:tc:SAML:2.0:metadata"
-NS_DS: Final = "http://www.w3.org/2000/09/xmldsig#"
-NS_SAML: Final = "urn:oasis:names:tc:SAML:2.0:assertion"
-NS_SAMLP: Final = "urn:oasis:names:tc:SAML:2.0:protocol"
 SIG_RSA_SHA256: Final = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 REDIRECT: Final = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
 ASSURANCE_CERTIFICATION: Final = "urn:oasis:names:tc:SAML:attribute:assurance-certification"

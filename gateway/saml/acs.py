@@ -33,16 +33,16 @@ from saml2.time_util import str_to_time
 from gateway.errors import StoreUnavailable
 from gateway.errors import UpstreamError
 from gateway.model import AuthnResult
+from gateway.saml.namespaces import NS_DS
+from gateway.saml.namespaces import NS_SAML
+from gateway.saml.namespaces import NS_SAMLP
+from gateway.saml.namespaces import NS_XENC
 from gateway.saml.replay import ReplayGuard
 from gateway.saml.sp import ServiceProvider
 from gateway.saml.xmlsec_backend import decrypt_once
 
 log = logging.getLogger(__name__)
 
-NS_SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
-NS_SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
-NS_DS = "http://www.w3.org/2000/09/xmldsig#"
-NS_XENC = "http://www.w3.org/2001/04/xmlenc#"
 
 MAX_RESPONSE_BYTES = 256 * 1024
 """A real assertion is a few kB; anything this large is an attack or a mistake."""

@@ -19,9 +19,9 @@ from saml2 import ExtensionElement
 from saml2 import samlp
 
 from gateway.model import UserMessage
+from gateway.saml.namespaces import NS_PSC
+from gateway.saml.namespaces import NS_UMSG
 
-NS_PSC: Final = "http://id.swedenconnect.se/authn/1.0/principal-selection/ns"
-NS_UMSG: Final = "http://id.swedenconnect.se/authn/1.0/user-message/ns"
 XML_LANG: Final = "{http://www.w3.org/XML/1998/namespace}lang"
 ATTRNAME_FORMAT_URI: Final = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"
 EIDAS_PROXY_SERVICE: Final = "http://id.swedenconnect.se/eidas/1.0/proxy-service/"

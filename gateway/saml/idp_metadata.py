@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 from typing import Final
 
-NS_PSC: Final = "http://id.swedenconnect.se/authn/1.0/principal-selection/ns"
+from gateway.saml.namespaces import NS_PSC
+
 EC_SUPPORTS_USER_MESSAGE: Final = "http://id.swedenconnect.se/general-ec/1.0/supports-user-message"
 
 

@@ -33,6 +33,14 @@ from saml2.xmldsig import DIGEST_SHA256
 from saml2.xmldsig import SIG_ECDSA_SHA256
 from saml2.xmldsig import SIG_RSA_SHA256
 
+from gateway.saml.namespaces import NS_DS
+from gateway.saml.namespaces import NS_MD
+from gateway.saml.namespaces import NS_MDATTR
+from gateway.saml.namespaces import NS_MDORGEXT
+from gateway.saml.namespaces import NS_MDUI
+from gateway.saml.namespaces import NS_SAML
+from gateway.saml.namespaces import NS_SAMLP
+from gateway.saml.namespaces import NS_XML
 from gateway.saml.xmlsec_backend import PythonXmlsecBackend
 from gateway.settings.schema import Organization
 from gateway.settings.schema import SpMetadataSettings
@@ -43,14 +51,6 @@ from gateway.trust.keystore import StoredKey
 if TYPE_CHECKING:
     from gateway.saml.sp import ServiceProvider
 
-NS_MD: Final = "urn:oasis:names:tc:SAML:2.0:metadata"
-NS_DS: Final = "http://www.w3.org/2000/09/xmldsig#"
-NS_SAML: Final = "urn:oasis:names:tc:SAML:2.0:assertion"
-NS_SAMLP: Final = "urn:oasis:names:tc:SAML:2.0:protocol"
-NS_MDATTR: Final = "urn:oasis:names:tc:SAML:metadata:attribute"
-NS_MDUI: Final = "urn:oasis:names:tc:SAML:metadata:ui"
-NS_MDORGEXT: Final = "http://id.swedenconnect.se/authn/1.0/md-org-ext/ns"
-NS_XML: Final = "http://www.w3.org/XML/1998/namespace"
 _NSMAP: Final = {"md": NS_MD, "ds": NS_DS, "saml": NS_SAML, "mdattr": NS_MDATTR, "mdui": NS_MDUI}
 
 ENTITY_CATEGORY: Final = "http://macedir.org/entity-category"

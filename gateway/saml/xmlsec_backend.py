@@ -50,12 +50,12 @@ from saml2.sigver import XmlsecError
 from saml2.sigver import import_rsa_key_from_file
 from saml2.sigver import pre_encrypt_assertion
 
-NS_DS: Final = "http://www.w3.org/2000/09/xmldsig#"
-NS_XENC: Final = "http://www.w3.org/2001/04/xmlenc#"
-NS_XENC11: Final = "http://www.w3.org/2009/xmlenc11#"
-NS_DSIG_MORE: Final = "http://www.w3.org/2001/04/xmldsig-more#"
-NS_SAML: Final = "urn:oasis:names:tc:SAML:2.0:assertion"
-NS_SAMLP: Final = "urn:oasis:names:tc:SAML:2.0:protocol"
+from gateway.saml.namespaces import NS_DS
+from gateway.saml.namespaces import NS_DSIG_MORE
+from gateway.saml.namespaces import NS_SAML
+from gateway.saml.namespaces import NS_SAMLP
+from gateway.saml.namespaces import NS_XENC
+from gateway.saml.namespaces import NS_XENC11
 
 _DS_SIGNATURE: Final = f"{{{NS_DS}}}Signature"
 _DS_SIGNED_INFO: Final = f"{{{NS_DS}}}SignedInfo"

@@ -27,11 +27,11 @@ from cryptography import x509
 from lxml import etree
 from saml2.sigver import XmlsecError
 
+from gateway.saml.namespaces import NS_DS
+from gateway.saml.namespaces import NS_MD
 from gateway.saml.xmlsec_backend import parse_untrusted
 from gateway.saml.xmlsec_backend import verify_root_signature
 
-NS_MD: Final = "urn:oasis:names:tc:SAML:2.0:metadata"
-NS_DS: Final = "http://www.w3.org/2000/09/xmldsig#"
 ENTITIES: Final = f"{{{NS_MD}}}EntitiesDescriptor"
 ENTITY: Final = f"{{{NS_MD}}}EntityDescriptor"
 _ROOTS: Final = frozenset({ENTITIES, ENTITY})
