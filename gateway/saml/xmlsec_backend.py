@@ -26,13 +26,10 @@ content, so no assertion or attribute reaches a log through it.
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import hashlib
 import importlib.metadata
 import secrets
 import threading
-from collections.abc import Iterator
 from typing import Any
 from typing import Final
 
@@ -127,29 +124,6 @@ _INDIRECTIONS: Final = frozenset(
 )
 
 _KEY_CACHE_SIZE: Final = 64
-
-# Decryptions made inside `decrypt_once`, by (sha256 of the document, key identity).
-_DECRYPTED: contextvars.ContextVar[dict[tuple[str, tuple[str, int]], str] | None] = contextvars.ContextVar(
-    "_DECRYPTED", default=None
-)
-
-
-@contextlib.contextmanager
-def decrypt_once() -> Iterator[None]:
-    """Within the block, decrypting the same document with the same key again returns the first result.
-
-    pysaml2 verifies a Response twice when its assertion is not signed (``Entity._parse_response``
-    first requires assertion signatures to find out whether there are any, then verifies again
-    without), and each pass decrypts the same serialized Response with the same key: the second RSA
-    key unwrap and AES decryption would repeat the first exactly. Wrap one response's processing in
-    this block; the results live only as long as the block, so no decrypted assertion outlives the
-    request that received it. Every check still runs on the first decryption of each distinct input.
-    """
-    token = _DECRYPTED.set({})
-    try:
-        yield
-    finally:
-        _DECRYPTED.reset(token)
 
 
 class _NoExternalResources(etree.Resolver):  # type: ignore[misc]
@@ -338,10 +312,8 @@ class _KeyCache:
         """The key in the file at ``path``, loaded at most once per content."""
         return self._entry(path, key_format, error)[1]
 
-    def manager(
-        self, path: str, key_format: int, error: type[XmlsecError]
-    ) -> tuple[tuple[str, int], xmlsec.KeysManager]:
-        """The key's cache identity and a KeysManager holding only that key, made once per key and thread.
+    def manager(self, path: str, key_format: int, error: type[XmlsecError]) -> xmlsec.KeysManager:
+        """A KeysManager holding only the key in the file at ``path``, made once per key and thread.
 
         Creating a KeysManager costs several milliseconds (libxmlsec1 sets up its X.509 store), many
         times the RSA operation it serves. python-xmlsec releases the GIL while it encrypts or decrypts
@@ -358,7 +330,7 @@ class _KeyCache:
                 managers.pop(next(iter(managers)))
             manager = managers[cache_key] = xmlsec.KeysManager()
             manager.add_key(key)
-        return cache_key, manager
+        return manager
 
     def _entry(self, path: str, key_format: int, error: type[XmlsecError]) -> tuple[tuple[str, int], xmlsec.Key]:
         try:
@@ -450,13 +422,8 @@ class PythonXmlsecBackend(saml2.sigver.CryptoBackend):  # type: ignore[misc]
         configured key and expects the whole document back with the EncryptedData replaced by the
         plaintext element, raising an ``XmlsecError`` to try the next key.
         """
-        key_id, manager = self._keys.manager(key_file, xmlsec.constants.KeyDataFormatPem, DecryptError)
-        data = _as_bytes(enctext)
-        memo = _DECRYPTED.get()
-        memo_key = (hashlib.sha256(data).hexdigest(), key_id)
-        if memo is not None and memo_key in memo:
-            return memo[memo_key]
-        root = _parse(data, DecryptError)
+        manager = self._keys.manager(key_file, xmlsec.constants.KeyDataFormatPem, DecryptError)
+        root = _parse(enctext, DecryptError)
         encrypted_data = _first_encrypted_data(root)
         _check_encrypted_data(encrypted_data)
         try:
@@ -465,10 +432,7 @@ class PythonXmlsecBackend(saml2.sigver.CryptoBackend):  # type: ignore[misc]
             raise DecryptError("decryption failed with this key") from exc
         if not isinstance(decrypted, etree._Element):
             raise DecryptError("EncryptedData did not hold an XML element")
-        result = _serialize(decrypted.getroottree().getroot())
-        if memo is not None:
-            memo[memo_key] = result
-        return result
+        return _serialize(decrypted.getroottree().getroot())
 
     def encrypt_assertion(
         self,
@@ -489,7 +453,7 @@ class PythonXmlsecBackend(saml2.sigver.CryptoBackend):  # type: ignore[misc]
         certificate in the EncryptedKey's KeyInfo. Used by the development sandbox IdP only.
         """
         del template, key_type  # 3DES, which Deployment Profile section 8 does not allow
-        _, manager = self._keys.manager(enc_key, xmlsec.constants.KeyDataFormatCertPem, EncryptError)
+        manager = self._keys.manager(enc_key, xmlsec.constants.KeyDataFormatCertPem, EncryptError)
         if isinstance(statement, SamlBase) and statement.assertion:
             statement = pre_encrypt_assertion(statement)
         root = _parse(statement, EncryptError)

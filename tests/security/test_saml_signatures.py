@@ -357,6 +357,31 @@ def test_control_assertion_signed_by_the_right_provider_inside_its_signed_respon
     assert logged_in(steps, _signed_around(steps.peer, request, own.assertion_xml))[PNR_CLAIM] == ATTACKER_PNR
 
 
+def _encrypted_with_assertion_signed_by(peer: PeerIdP, request: ReceivedRequest, signer: PeerIdP) -> PostedResponse:
+    """A Response signed by ``peer`` whose encrypted assertion is signed with ``signer``'s key."""
+    inner = peer.respond(request, sign_response=False, sign_assertion=True, encrypt=True, signing_key=signer.key_pair)
+    return peer._finish(  # the peer's own last step: sign the Response as it is
+        peer_parse(inner.xml), request, inner.acs_url, (inner.assertion_id, inner.assertion_xml or ""), None, True,
+        None, SIG_RSA_SHA256, DIGEST_SHA256,
+    )  # fmt: skip
+
+
+def test_encrypted_assertion_signed_by_another_trusted_providers_key(gateway: RunningGateway) -> None:
+    """The same inside an EncryptedAssertion: a signature found after decryption must verify too."""
+    steps = begin(gateway)
+    request = received(steps)
+    forged = _encrypted_with_assertion_signed_by(steps.peer, request, gateway.peers["other"])
+    refused(steps, "provider_error", forged, reason="signature")
+
+
+def test_control_encrypted_assertion_signed_by_the_right_provider(gateway: RunningGateway) -> None:
+    """The composition used above, with the right key: accepted."""
+    steps = begin(gateway)
+    request = received(steps)
+    genuine = _encrypted_with_assertion_signed_by(steps.peer, request, steps.peer)
+    assert logged_in(steps, genuine)[PNR_CLAIM] == ATTACKER_PNR
+
+
 # --- algorithms -------------------------------------------------------------------------------------------
 
 

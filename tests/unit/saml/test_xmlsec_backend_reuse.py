@@ -1,8 +1,7 @@
-"""What the backend reuses between calls: KeysManagers per key and thread, decryptions within `decrypt_once`.
+"""What the backend reuses between calls: KeysManagers, per key and thread.
 
-Both exist for speed (bench/README.md): a KeysManager costs several milliseconds to make, and pysaml2
-decrypts every unsigned-assertion Response twice. Neither may change a result: a memo answers only the
-same document with the same key, only inside the block, and a manager holds only its own key.
+They exist for speed (bench/README.md): a KeysManager costs several milliseconds to make. Reuse may
+not change a result: a manager holds only its own key.
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ from saml2.sigver import ASSERT_XPATH
 from saml2.sigver import DecryptError
 
 from gateway.saml.xmlsec_backend import PythonXmlsecBackend
-from gateway.saml.xmlsec_backend import decrypt_once
 from gateway.trust.certs import generate_key_pair
 
 NS_SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
@@ -89,30 +87,3 @@ def test_a_keys_manager_is_made_once_per_key_and_thread(
     with pytest.raises(DecryptError):
         backend.decrypt(document, str(files["other_key"]))
     assert len(managers) == 3
-
-
-def test_decrypt_once_answers_the_same_document_and_key_from_the_first_decryption(
-    files: dict[str, Path], encrypted: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    backend = PythonXmlsecBackend()
-    document, another = encrypted("_a1"), encrypted("_a2")
-    contexts = _counting(monkeypatch, "EncryptionContext")
-
-    with decrypt_once():
-        first = backend.decrypt(document, str(files["sp_key"]))
-        assert backend.decrypt(document, str(files["sp_key"])) == first
-        assert len(contexts) == 1
-        assert "_a2" in backend.decrypt(another, str(files["sp_key"]))
-        assert len(contexts) == 2
-    assert backend.decrypt(document, str(files["sp_key"])) == first
-    assert len(contexts) == 3, "the memo must not outlive its block"
-
-
-def test_decrypt_once_never_answers_for_another_key(files: dict[str, Path], encrypted: Callable[[str], str]) -> None:
-    backend = PythonXmlsecBackend()
-    document = encrypted("_a1")
-
-    with decrypt_once():
-        assert "_a1" in backend.decrypt(document, str(files["sp_key"]))
-        with pytest.raises(DecryptError):
-            backend.decrypt(document, str(files["other_key"]))
