@@ -352,9 +352,10 @@ def resume(svc: LoginServices, tx_id: str | None, cookie_tx: str | None) -> Redi
     transaction = _stored_transaction(svc, _bound_transaction_id(tx_id, cookie_tx), consume=True)
     if transaction is None:
         raise CitizenError("expired", "resume: transaction not found, expired or already consumed")
-    svc.records.store.delete(store_keys.lock(f"acs.{transaction.id}"))  # the ACS claim ends with the login
     params = transaction.params
+    claim = store_keys.lock(f"acs.{transaction.id}")  # the ACS claim ends with the login
     if transaction.status is Status.FAILED:
+        svc.records.delete(claim)
         url = _error_redirect(
             params["redirect_uri"], transaction.oidc_error or "access_denied", params.get("state"),
             svc.settings.issuer,
@@ -369,7 +370,9 @@ def resume(svc: LoginServices, tx_id: str | None, cookie_tx: str | None) -> Redi
     session = sso.SsoSession(
         sid=user.sid, user=user, provider_id=transaction.provider_id or "", loa=user.identity.loa, created_at=int(now)
     )
-    outcome = _issue_code(svc, params, session, now)
+    with svc.records.batch():  # released in the code's round trip
+        svc.records.delete(claim)
+        outcome = _issue_code(svc, params, session, now)
     return Redirect(outcome.url, outcome.cookies, clear_cookies=(TX_COOKIE,))
 
 

@@ -19,10 +19,10 @@ class Store(Protocol):
     def put(self, key: str, value: bytes, ttl: float) -> None:
         """Set ``key`` to ``value`` for ``ttl`` seconds, replacing any value."""
 
-    def put_many(self, items: Sequence[tuple[str, bytes, float]]) -> None:
-        """`put` each ``(key, value, ttl)``, in order, in one round trip to the backend.
+    def put_many(self, items: Sequence[tuple[str, bytes, float]], delete: Sequence[str] = ()) -> None:
+        """`put` each ``(key, value, ttl)``, in order, then delete the keys in ``delete``, in one round trip.
 
-        The writes are as independent as separate puts: if the backend fails
+        The writes are as independent as separate calls: if the backend fails
         part way, some may have been made (so callers never rely on all or none).
         """
 

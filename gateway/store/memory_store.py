@@ -40,13 +40,15 @@ class MemoryStore:
             self._sweep_if_due()
             self._data[key] = (bytes(value), expires)
 
-    def put_many(self, items: Sequence[tuple[str, bytes, float]]) -> None:
-        """`put` each ``(key, value, ttl)`` in order; every TTL is checked before anything is written."""
+    def put_many(self, items: Sequence[tuple[str, bytes, float]], delete: Sequence[str] = ()) -> None:
+        """`put` each ``(key, value, ttl)`` in order, then delete ``delete``; TTLs are checked before any write."""
         entries = [(key, bytes(value), self._expiry(ttl)) for key, value, ttl in items]
         with self._lock:
             self._sweep_if_due()
             for key, value, expires in entries:
                 self._data[key] = (value, expires)
+            for key in delete:
+                self._data.pop(key, None)
 
     def get(self, key: str) -> bytes | None:
         """Return the value, or None when absent or expired."""

@@ -12,6 +12,8 @@ import contextlib
 import contextvars
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
+from dataclasses import field
 from typing import TypeVar
 
 from gateway.store import codec
@@ -23,13 +25,21 @@ _T = TypeVar("_T")
 log = logging.getLogger(__name__)
 
 
+@dataclass(slots=True)
+class _Held:
+    """The writes of one `RecordStore.batch`, made when it ends."""
+
+    puts: list[tuple[str, bytes, float]] = field(default_factory=list)
+    deletes: list[str] = field(default_factory=list)
+
+
 class RecordStore:
     """Sealed, typed records over a `Store`."""
 
     def __init__(self, store: Store, sealer: Sealer) -> None:
         self.store = store
         self.sealer = sealer
-        self._held: contextvars.ContextVar[list[tuple[str, bytes, float]] | None] = contextvars.ContextVar(
+        self._held: contextvars.ContextVar[_Held | None] = contextvars.ContextVar(
             f"held writes of {id(self):x}", default=None
         )
 
@@ -38,13 +48,21 @@ class RecordStore:
         sealed = self.sealer.seal(codec.encode(record), key.encode())
         held = self._held.get()
         if held is not None:
-            held.append((key, sealed, ttl))
+            held.puts.append((key, sealed, ttl))
             return
         self.store.put(key, sealed, ttl)
 
+    def delete(self, *keys: str) -> None:
+        """Remove ``keys`` (at the end of a `batch`, after its puts, if in one)."""
+        held = self._held.get()
+        if held is not None:
+            held.deletes.extend(keys)
+            return
+        self.store.delete(*keys)
+
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
-        """Hold back the puts made in the block and write them together, in one round trip, when it ends.
+        """Hold back the puts and deletes made in the block and make them together, in one round trip, when it ends.
 
         A step that writes several records (an SSO session and its
         transaction, a code and the session) then costs one round trip to the
@@ -57,14 +75,14 @@ class RecordStore:
         if self._held.get() is not None:
             yield
             return
-        held: list[tuple[str, bytes, float]] = []
+        held = _Held()
         token = self._held.set(held)
         try:
             yield
         finally:
             self._held.reset(token)
-        if held:
-            self.store.put_many(held)
+        if held.puts or held.deletes:
+            self.store.put_many(held.puts, delete=held.deletes)
 
     def add_if_absent(self, key: str, record: object, ttl: float) -> bool:
         """Store ``record`` only when ``key`` is free."""

@@ -73,21 +73,24 @@ class RedisStore:
         ms = _ttl_ms(ttl)
         self._call("put", lambda: self._redis.set(self._key(key), value, px=ms))
 
-    def put_many(self, items: Sequence[tuple[str, bytes, float]]) -> None:
-        """`put` each ``(key, value, ttl)`` in order, as one pipeline: one round trip, not one per key.
+    def put_many(self, items: Sequence[tuple[str, bytes, float]], delete: Sequence[str] = ()) -> None:
+        """`put` each ``(key, value, ttl)`` in order, then one DEL of ``delete``, as one pipeline: one round trip.
 
         Not MULTI/EXEC: the keys carry different hash tags, which a Redis
         Cluster cannot put in one transaction, and separate puts were never
         atomic either.
         """
         prepared = [(self._key(key), value, _ttl_ms(ttl)) for key, value, ttl in items]
-        if not prepared:
+        gone = [self._key(key) for key in delete]
+        if not prepared and not gone:
             return
 
         def run() -> None:
             with self._redis.pipeline(transaction=False) as pipe:
                 for name, value, ms in prepared:
                     pipe.set(name, value, px=ms)
+                if gone:
+                    pipe.delete(*gone)
                 pipe.execute()
 
         self._call("put_many", run)

@@ -115,13 +115,18 @@ def refusal_reason(gateway: RunningGateway, tx: str) -> str:
 
 
 def logged_in(steps: LoginSteps, posted: PostedResponse | None = None) -> dict[str, Any]:
-    """The ACS accepted the response and the e-service got tokens; returns the ID token and userinfo claims."""
+    """The ACS accepted the response and the e-service got tokens; returns the ID token and userinfo claims.
+
+    The ACS claim on the login is released when the code is issued: no ``lock`` key is left behind.
+    """
     if posted is not None:
         steps.posted = posted
+    watch = StoreWatch(steps.rp.gateway)
     acs = steps.post_to_acs()
     assert acs.status_code == 303, acs.text
     resumed = steps.resume()
     assert resumed.status_code == 302, resumed.text
+    assert "lock" not in watch.new(), watch.new()
     assert "code" in query(steps.callback_url), steps.callback_url
     token = steps.rp.fetch_token(steps.callback_url)
     claims = steps.rp.verify_id_token(token["id_token"])

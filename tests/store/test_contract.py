@@ -116,6 +116,20 @@ def test_put_many_writes_in_order(store: Store) -> None:
     assert store.get("k") == b"second"
 
 
+def test_put_many_deletes_after_its_puts(store: Store) -> None:
+    store.put("gone", b"1", ttl=10)
+    store.put("kept", b"1", ttl=10)
+    store.put_many([("new", b"2", 10), ("also-gone", b"3", 10)], delete=["gone", "also-gone", "never-there"])
+    assert (store.get("gone"), store.get("also-gone"), store.get("never-there")) == (None, None, None)
+    assert (store.get("kept"), store.get("new")) == (b"1", b"2")
+
+
+def test_put_many_may_only_delete(store: Store) -> None:
+    store.put("gone", b"1", ttl=10)
+    store.put_many([], delete=["gone"])
+    assert store.get("gone") is None
+
+
 def test_put_many_of_nothing_is_a_no_op(store: Store) -> None:
     store.put_many([])
     assert store.get("k") is None

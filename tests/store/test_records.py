@@ -25,14 +25,19 @@ class CountingStore(MemoryStore):
         super().__init__()
         self.puts = 0
         self.put_manys: list[int] = []
+        self.deletes = 0
 
     def put(self, key: str, value: bytes, ttl: float) -> None:
         self.puts += 1
         super().put(key, value, ttl)
 
-    def put_many(self, items: Sequence[tuple[str, bytes, float]]) -> None:
-        self.put_manys.append(len(items))
-        super().put_many(items)
+    def put_many(self, items: Sequence[tuple[str, bytes, float]], delete: Sequence[str] = ()) -> None:
+        self.put_manys.append(len(items) + len(delete))
+        super().put_many(items, delete)
+
+    def delete(self, *keys: str) -> None:
+        self.deletes += 1
+        super().delete(*keys)
 
 
 @pytest.fixture
@@ -59,6 +64,24 @@ def test_batch_writes_its_puts_in_one_round_trip_at_the_end(records: RecordStore
     assert (store.puts, store.put_manys) == (0, [2])
     assert records.get("tx:{a}", Note) == Note("a")
     assert records.get("sess:{b}", Note) == Note("b")
+
+
+def test_a_delete_in_a_batch_joins_its_round_trip(records: RecordStore, store: CountingStore) -> None:
+    records.put("lock:{a}", Note("claim"), 10)
+    with records.batch():
+        records.put("code:{b}", Note("b"), 10)
+        records.delete("lock:{a}")
+        assert records.get("lock:{a}", Note) == Note("claim"), "held until the batch ends"
+    assert (store.deletes, store.put_manys) == (0, [2])
+    assert records.get("lock:{a}", Note) is None
+    assert records.get("code:{b}", Note) == Note("b")
+
+
+def test_a_delete_outside_a_batch_happens_at_once(records: RecordStore, store: CountingStore) -> None:
+    records.put("lock:{a}", Note("claim"), 10)
+    records.delete("lock:{a}")
+    assert store.deletes == 1
+    assert records.get("lock:{a}", Note) is None
 
 
 def _failing_step(records: RecordStore) -> None:
