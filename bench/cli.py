@@ -297,6 +297,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--profile", action="store_true", help="cProfile every worker; summaries under var/bench")
     parser.add_argument("--py-spy", metavar="PATH", help="sample the workers with this py-spy binary during runs")
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    parser.add_argument(
+        "--in-process",
+        type=int,
+        metavar="N",
+        help="instead: N cold logins straight into the application in this process (bench.inprocess)",
+    )
     parser.add_argument("--json", type=Path, help="JSON output (default var/bench/results-<time>.json)")
     return parser
 
@@ -313,6 +319,11 @@ def main(argv: list[str] | None = None) -> int:
     args.floor = None
     workdir = ROOT / "var" / "bench"
     workdir.mkdir(parents=True, exist_ok=True)
+    if args.in_process:
+        from bench.inprocess import run as run_in_process
+
+        print(run_in_process(args.in_process, workdir / "in-process", args.redis_url, profile=args.profile))
+        return 0
     started = time.time()
     idp_key = new_key_pair("bench idp")
     rows: list[Row] = []

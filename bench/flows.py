@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
+from typing import Protocol
 from urllib.parse import parse_qs
 from urllib.parse import quote
 from urllib.parse import urlencode
@@ -79,6 +80,16 @@ class Reply:
     location: str
     cookies: dict[str, str]
     body: bytes
+
+
+class Sender(Protocol):
+    """Sends one request to the gateway: a `Connection`, or the in-process one of `bench.inprocess`."""
+
+    def send(self, method: str, path: str, headers: dict[str, str], body: str | None = None) -> Reply:
+        """One request, answered completely."""
+
+    def close(self) -> None:
+        """Release the connection."""
 
 
 class Connection:
@@ -168,12 +179,14 @@ class Code:
 class User:
     """A citizen's browser plus the e-service's client, with their cookies and connections."""
 
-    def __init__(self, site: Site, idp: BenchIdP, recorder: Recorder) -> None:
+    def __init__(
+        self, site: Site, idp: BenchIdP, recorder: Recorder, connect: Callable[[int], Sender] | None = None
+    ) -> None:
         self.site = site
         self.idp = idp
         self.rec = recorder
-        self.browser = Connection(site.port)
-        self.backend = Connection(site.port)
+        self.browser = (connect or Connection)(site.port)
+        self.backend = (connect or Connection)(site.port)
         self.cookies: dict[str, str] = {}
         # Behind the proxy, the gateway sees each citizen's own address (rate limits count per address):
         # every login comes from a new one, the e-service's backend from one address of its own.

@@ -116,7 +116,8 @@ class BenchGateway:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _write_config(self) -> Path:
+    def write_config(self) -> Path:
+        """Generate keys, metadata and the production configuration file in the work directory; return its path."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         generate_keys(self.workdir / "keys")
         (self.workdir / "idp_configs").mkdir(exist_ok=True)
@@ -178,7 +179,7 @@ class BenchGateway:
 
     def start(self) -> None:
         """Start gunicorn and wait until every worker answers /readyz."""
-        config = self._write_config()
+        config = self.write_config()
         env = dict(os.environ)
         env.update(
             EID_GATEWAY_CONFIG=str(config),

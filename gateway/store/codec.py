@@ -23,6 +23,7 @@ import functools
 import json
 import types
 import typing
+from collections.abc import Callable
 from collections.abc import Mapping
 from typing import Any
 from typing import TypeVar
@@ -74,7 +75,7 @@ def _dump(value: object) -> Any:
     if value is None or isinstance(value, _SCALARS):
         return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _dump(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {name: _dump(getattr(value, name)) for name in _field_names(type(value))}
     if isinstance(value, (tuple, list)):
         return [_dump(item) for item in value]
     if isinstance(value, Mapping):
@@ -88,15 +89,15 @@ def _load_dataclass(cls: type, data: object) -> object:
     """Build ``cls`` from a dict, each field by its annotation; defaults fill missing fields."""
     if not isinstance(data, dict):
         raise CodecError(f"{cls.__name__}: expected an object")
-    hints, fields = _fields_of(cls)
-    unknown = set(data) - set(fields)
+    fields = _fields_of(cls)
+    unknown = data.keys() - fields.keys()
     if unknown:
         raise CodecError(f"{cls.__name__}: unknown fields {sorted(unknown)}")
     kwargs: dict[str, Any] = {}
-    for name, field in fields.items():
+    for name, (load, required) in fields.items():
         if name in data:
-            kwargs[name] = _load(hints[name], data[name])
-        elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
+            kwargs[name] = load(data[name])
+        elif required:
             raise CodecError(f"{cls.__name__}: missing field {name!r}")
     try:
         return cls(**kwargs)
@@ -107,82 +108,133 @@ def _load_dataclass(cls: type, data: object) -> object:
         raise CodecError(f"{cls.__name__}: stored fields were refused") from None
 
 
-@functools.cache
-def _fields_of(cls: type) -> tuple[dict[str, Any], dict[str, dataclasses.Field[Any]]]:
-    """``cls``'s resolved annotations and init fields, computed once per class.
+_Loader = Callable[[object], Any]
 
-    `typing.get_type_hints` evaluates every annotation string on each call; done per decode, it was
-    most of the cost of reading a record. Classes are immutable definitions, so the result never changes.
+
+@functools.cache
+def _fields_of(cls: type) -> dict[str, tuple[_Loader, bool]]:
+    """``cls``'s init fields: each one's loader (from its resolved annotation) and whether it is required.
+
+    Computed once per class: `typing.get_type_hints` evaluates every annotation string on each call, and
+    walking an annotation (`_loader`) for every stored value was most of the cost of reading a record.
+    Classes are immutable definitions, so the result never changes.
     """
-    return typing.get_type_hints(cls), {f.name: f for f in dataclasses.fields(cls) if f.init}
+    hints = typing.get_type_hints(cls)
+    return {
+        f.name: (_loader(hints[f.name]), f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+        for f in dataclasses.fields(cls)
+        if f.init
+    }
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    """The names of ``cls``'s fields, in order, once per class."""
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 def _load(tp: Any, value: object) -> Any:
     """Rebuild ``value`` as annotation ``tp``, refusing data of another shape."""
+    return _loader(tp)(value)
+
+
+@functools.cache
+def _loader(tp: Any) -> _Loader:
+    """The function that rebuilds values of annotation ``tp``, made once per annotation."""
     origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
     if origin is typing.Union or origin is types.UnionType:
-        return _load_union(typing.get_args(tp), value)
+        return functools.partial(_load_union, tuple(_loader(option) for option in args))
     if origin is tuple:
-        return _load_tuple(typing.get_args(tp), value)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return functools.partial(_load_homogeneous_tuple, _loader(args[0]))
+        return functools.partial(_load_fixed_tuple, tuple(_loader(arg) for arg in args))
     if origin is list:
-        (item_tp,) = typing.get_args(tp)
-        return [_load(item_tp, item) for item in _expect(list, value)]
+        return functools.partial(_load_list, _loader(args[0]))
     if origin in (dict, Mapping):
-        key_tp, item_tp = typing.get_args(tp)
-        if key_tp is not str:
+        if args[0] is not str:
             raise CodecError("only str-keyed mappings are supported")
-        return {key: _load(item_tp, item) for key, item in _expect(dict, value).items()}
+        return functools.partial(_load_dict, _loader(args[1]))
     if tp is type(None):
-        if value is not None:
-            raise CodecError("expected null")
-        return None
+        return _load_none
     if isinstance(tp, type):
-        return _load_class(tp, value)
+        return _class_loader(tp)
     raise CodecError(f"unsupported annotation {tp!r}")
 
 
-def _load_class(tp: type, value: object) -> Any:
-    """Rebuild a scalar, enum or nested dataclass."""
+def _class_loader(tp: type) -> _Loader:
+    """The loader of a scalar, enum or nested dataclass."""
     if issubclass(tp, enum.Enum):
-        try:
-            return tp(value)
-        except ValueError:
-            raise CodecError(f"{tp.__name__}: unknown member") from None
+        return functools.partial(_load_enum, tp)
     if dataclasses.is_dataclass(tp):
-        return _load_dataclass(tp, value)
-    if tp is bool:
-        return _expect(bool, value)
-    if tp is int:
-        if isinstance(value, bool):
-            raise CodecError("expected int")
-        return _expect(int, value)
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise CodecError("expected float")
-        return float(value)
-    if tp is str:
-        return _expect(str, value)
+        return functools.partial(_load_dataclass, tp)
+    scalars: dict[type, _Loader] = {bool: _load_bool, int: _load_int, float: _load_float, str: _load_str}
+    if tp in scalars:
+        return scalars[tp]
     raise CodecError(f"unsupported type {tp.__name__}")
 
 
-def _load_union(options: tuple[Any, ...], value: object) -> Any:
+def _load_enum(tp: type[enum.Enum], value: object) -> enum.Enum:
+    try:
+        return tp(value)
+    except ValueError:
+        raise CodecError(f"{tp.__name__}: unknown member") from None
+
+
+def _load_none(value: object) -> None:
+    if value is not None:
+        raise CodecError("expected null")
+
+
+def _load_bool(value: object) -> bool:
+    return _expect(bool, value)
+
+
+def _load_int(value: object) -> int:
+    if isinstance(value, bool):
+        raise CodecError("expected int")
+    return _expect(int, value)
+
+
+def _load_float(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise CodecError("expected float")
+    return float(value)
+
+
+def _load_str(value: object) -> str:
+    return _expect(str, value)
+
+
+def _load_list(item: _Loader, value: object) -> list[Any]:
+    return [item(element) for element in _expect(list, value)]
+
+
+def _load_dict(item: _Loader, value: object) -> dict[str, Any]:
+    return {key: item(element) for key, element in _expect(dict, value).items()}
+
+
+def _load_union(options: tuple[_Loader, ...], value: object) -> Any:
     """The first option that accepts ``value`` wins, so list the narrower type first."""
     for option in options:
         try:
-            return _load(option, value)
+            return option(value)
         except CodecError:
             continue
     raise CodecError("value matches no option of a union")
 
 
-def _load_tuple(args: tuple[Any, ...], value: object) -> tuple[Any, ...]:
-    """``tuple[X, ...]`` is homogeneous; ``tuple[X, Y]`` has exactly those items."""
-    items = _expect(list, value)
-    if len(args) == 2 and args[1] is Ellipsis:
-        return tuple(_load(args[0], item) for item in items)
-    if not args or len(items) != len(args):
+def _load_homogeneous_tuple(item: _Loader, value: object) -> tuple[Any, ...]:
+    """``tuple[X, ...]``: any length, every item an X."""
+    return tuple(item(element) for element in _expect(list, value))
+
+
+def _load_fixed_tuple(items: tuple[_Loader, ...], value: object) -> tuple[Any, ...]:
+    """``tuple[X, Y]``: exactly those items."""
+    elements = _expect(list, value)
+    if not items or len(elements) != len(items):
         raise CodecError("tuple has the wrong length")
-    return tuple(_load(arg, item) for arg, item in zip(args, items, strict=True))
+    return tuple(load(element) for load, element in zip(items, elements, strict=True))
 
 
 def _expect(tp: type[_T], value: object) -> _T:
