@@ -9,6 +9,9 @@
 4. `resume`: in the browser that started the login, the transaction is
    consumed and the client gets its code (or its error).
 
+`cancel` ends a login at the chooser instead of step 2: the citizen goes
+back to the client with `access_denied`.
+
 Each step takes plain values and returns an outcome for the view to render;
 nothing here touches Flask.
 """
@@ -114,6 +117,11 @@ def redirect_for(error: RedirectError, issuer: str) -> str:
     return _error_redirect(error.redirect_uri, error.error, error.state, issuer, error.description)
 
 
+def _error_to_client(svc: LoginServices, params: Mapping[str, str], error: str) -> str:
+    """Where a stored login's error goes: its own redirect URI and state (RFC 6749 4.1.2.1), with iss."""
+    return _error_redirect(params["redirect_uri"], error, params.get("state"), svc.settings.issuer)
+
+
 def _candidates(svc: LoginServices, transaction: LoginTransaction) -> tuple[list[Candidate], str | None]:
     """The providers that can serve ``transaction``, narrowed by its authnProvider hint, and a hinted country."""
     return svc.providers.hinted(svc.providers.serving(transaction.acceptable_loas), transaction.provider_hint)
@@ -214,29 +222,49 @@ def load_transaction(svc: LoginServices, tx_id: str | None, cookie_tx: str | Non
     return transaction
 
 
+def _check_waiting_for_choice(transaction: LoginTransaction, csrf: str | None) -> None:
+    """Refuse a chooser request that is forged (login CSRF) or comes after the choice was made.
+
+    ``csrf`` None means a GET that only shows the page; every chooser POST passes the form's token.
+    """
+    if csrf is not None and not secrets.compare_digest(transaction.csrf, csrf):
+        raise CitizenError("session_mismatch", "chooser CSRF token mismatch")
+    if transaction.status is not Status.STARTED:
+        raise CitizenError("expired", "transaction is not waiting for a choice")
+
+
 def chooser_for(svc: LoginServices, transaction: LoginTransaction, csrf: str | None = None) -> Chooser:
     """The chooser again, for a login still waiting for a choice (language switch, missing choice, forget).
 
     ``csrf`` is checked when the request is a POST (a GET that only shows the page carries none).
     The providers are those `choose` accepts for this transaction.
     """
-    if csrf is not None and not secrets.compare_digest(transaction.csrf, csrf):
-        raise CitizenError("session_mismatch", "chooser CSRF token mismatch")
-    if transaction.status is not Status.STARTED:
-        raise CitizenError("expired", "transaction is not waiting for a choice")
+    _check_waiting_for_choice(transaction, csrf)
     return Chooser(transaction, tuple(p for p, _ in _candidates(svc, transaction)[0]))
 
 
 def choose(svc: LoginServices, transaction: LoginTransaction, provider_id: str, csrf: str) -> Outcome:
     """The citizen picked ``provider_id`` on the chooser."""
-    if not secrets.compare_digest(transaction.csrf, csrf or ""):
-        raise CitizenError("session_mismatch", "chooser CSRF token mismatch")
-    if transaction.status is not Status.STARTED:
-        raise CitizenError("expired", "transaction is not waiting for a choice")
+    _check_waiting_for_choice(transaction, csrf or "")
     for provider, loas in _candidates(svc, transaction)[0]:
         if provider.id == provider_id:
             return _send_upstream(svc, transaction, provider, loas, ())
     raise CitizenError("unknown_provider", "chosen provider does not serve this request")
+
+
+def cancel(svc: LoginServices, transaction: LoginTransaction, csrf: str) -> Redirect:
+    """The citizen cancelled on the chooser: the client gets `access_denied` (RFC 6749 4.1.2.1).
+
+    Straight back, without an error page: the citizen knows (OSPROF 2.3, as for a cancel at the
+    provider). The token is checked before anything changes, so a forged cancel cannot end someone's
+    login. The transaction is taken, so the login can neither be chosen nor cancelled again, and of
+    two racing requests only one wins.
+    """
+    _check_waiting_for_choice(transaction, csrf)
+    if _stored_transaction(svc, transaction.id, consume=True) is None:
+        raise CitizenError("expired", "cancel: transaction already consumed")
+    svc.audit.event("login.failed", tx=transaction.id, client=transaction.client_id, error="cancelled")
+    return Redirect(_error_to_client(svc, transaction.params, "access_denied"), clear_cookies=(TX_COOKIE,))
 
 
 def _send_upstream(
@@ -356,10 +384,7 @@ def resume(svc: LoginServices, tx_id: str | None, cookie_tx: str | None) -> Redi
     claim = store_keys.lock(f"acs.{transaction.id}")  # the ACS claim ends with the login
     if transaction.status is Status.FAILED:
         svc.records.delete(claim)
-        url = _error_redirect(
-            params["redirect_uri"], transaction.oidc_error or "access_denied", params.get("state"),
-            svc.settings.issuer,
-        )  # fmt: skip
+        url = _error_to_client(svc, params, transaction.oidc_error or "access_denied")
         if _straight_back(transaction):
             return Redirect(url, clear_cookies=(TX_COOKIE,))
         raise UpstreamError(transaction.error or "provider_error", "resume: login failed", continue_url=url)
@@ -395,8 +420,7 @@ def _issue_code(svc: LoginServices, params: dict[str, str], session: sso.SsoSess
     try:
         grant = svc.oidc.get_consent_grant(request=request, end_user=session.user)
     except OAuth2Error as error:
-        url = _error_redirect(params["redirect_uri"], error.error, params.get("state"), svc.settings.issuer)
-        return Redirect(url)
+        return Redirect(_error_to_client(svc, params, error.error))
     with svc.records.batch():  # the code and the session: one round trip to the store
         response = svc.oidc.create_authorization_response(request=request, grant_user=session.user, grant=grant)
         location = response.headers.get("Location")

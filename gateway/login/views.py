@@ -1,9 +1,10 @@
-"""Browser routes of a login: authorize, choose, ACS, resume. Each parses, calls the flow, renders.
+"""Browser routes of a login: authorize, choose, cancel, ACS, resume. Each parses, calls the flow, renders.
 
 The chooser is one form (radio buttons, a submit button; no JavaScript) protected against CSRF by a
 per-transaction token and the SameSite=Lax transaction cookie. It can be shown again by GET for the
 same transaction (the language switch), and it can remember the citizen's choice on this device in
-a signed cookie, only when the citizen ticks the box; the page offers to forget it.
+a signed cookie, only when the citizen ticks the box; the page offers to forget it. A second form,
+with the same token, cancels the login and returns the citizen to the e-service.
 """
 
 from __future__ import annotations
@@ -156,6 +157,14 @@ def choose() -> BaseResponse:
     else:
         response.delete_cookie(REMEMBER_COOKIE, path="/")
     return response
+
+
+@blueprint.post("/login/cancel")
+def cancel() -> BaseResponse:
+    """The chooser's Cancel: back to the e-service without logging in."""
+    services = _services()
+    transaction = _transaction(request.form.get("tx"))
+    return _render(flow.cancel(services, transaction, request.form.get("csrf", "")), status=303)
 
 
 @blueprint.post("/login/forget")

@@ -206,7 +206,7 @@ class ServiceProvider:
         pysaml2 raises. The caller holds the snapshot's client for the whole call.
         """
         client = self.client
-        return client._parse_response(  # type: ignore[no-any-return]
+        return client._parse_response(
             saml_response,
             _OnePassAuthnResponse,
             "assertion_consumer_service",

@@ -142,6 +142,18 @@ def test_keyboard_only_login(new_page: Callable[..., Page]) -> None:
     assert page.console_errors == []  # type: ignore[attr-defined]
 
 
+def test_cancel_by_keyboard_goes_back_to_the_e_service(new_page: Callable[..., Page]) -> None:
+    page = new_page(width=320, locale="sv-SE")
+    start_login(page)
+    expect(page.get_by_role("button", name="Avbryt")).to_be_visible()
+    _tab_to(page, "form.cancel button")
+    _focus_is_visible(page)
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/demo/callback\?error=access_denied&"))
+    expect(page.get_by_text("access_denied")).to_be_visible()
+    assert not [e for e in page.console_errors if "Content Security Policy" in e]  # type: ignore[attr-defined]
+
+
 def test_continue_without_a_choice_explains_what_to_do(new_page: Callable[..., Page]) -> None:
     page = new_page(locale="en")
     start_login(page)
@@ -163,7 +175,11 @@ def test_chooser_fits_every_width_and_200_percent_zoom(new_page: Callable[..., P
         page.set_viewport_size({"width": width, "height": 900})
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0, f"horizontal scrolling at {width} px"
-        for element in (page.get_by_role("button", name="Fortsätt"), page.locator(".choice").first):
+        for element in (
+            page.get_by_role("button", name="Fortsätt"),
+            page.get_by_role("button", name="Avbryt"),
+            page.locator(".choice").first,
+        ):
             box = element.bounding_box()
             assert box is not None
             assert box["x"] >= 0

@@ -1,5 +1,6 @@
 """The citizen's pages over real HTTP: when the chooser appears, its language, its CSRF protection,
-the remembered choice, the security headers, and error pages with incident IDs that match the log.
+cancelling from it, the remembered choice, the security headers, and error pages with incident IDs
+that match the log.
 
 The gateway here has two peer IdPs: ``idp`` (LoA 3 and 4) and ``other`` (LoA 3). Browser-level
 behaviour (clicking, keyboard, layout, axe) is in tests/browser.
@@ -15,6 +16,7 @@ import requests
 from tests.integration.harness import LoginSteps
 from tests.integration.harness import Rp
 from tests.integration.harness import RunningGateway
+from tests.integration.harness import query
 from tests.peers.saml_idp import LOA4
 
 HINT = "https://id.oidc.se/param/authnProvider"
@@ -132,6 +134,78 @@ def test_continue_without_a_choice_shows_the_chooser_again(gateway: RunningGatew
     assert again.status_code == 400
     assert 'id="choice-error"' in again.text
     assert steps.choose(again, "other").status_code == 303
+
+
+# --- cancel -------------------------------------------------------------------------------------
+
+
+def _cancel(steps: LoginSteps, fields: dict[str, str]) -> requests.Response:
+    return steps.browser.post(f"{steps.rp.gateway.url}/login/cancel", data=fields, allow_redirects=False, timeout=10)
+
+
+def _cancel_form(page: str) -> str:
+    match = re.search(r'<form class="cancel" method="post" action="/login/cancel">(.*?)</form>', page, re.DOTALL)
+    assert match, page
+    return match.group(1)
+
+
+def test_cancel_button_in_both_languages_carries_the_logins_token(gateway: RunningGateway) -> None:
+    for headers, label in (({}, "Avbryt"), ({"Accept-Language": "en"}, "Cancel")):
+        chooser = _steps(gateway, **headers).start()
+        form = _cancel_form(chooser.text)
+        assert re.search(rf'<button type="submit" class="button button-link">{label}</button>', form), form
+        assert _fields(form) == _fields(chooser.text)
+
+
+def test_cancel_returns_access_denied_with_state_and_iss(gateway: RunningGateway) -> None:
+    steps = _steps(gateway)
+    fields = _fields(steps.start().text)
+    assert steps.browser.cookies.get("eidgw_tx")
+    cancelled = _cancel(steps, fields)
+    assert cancelled.status_code == 303
+    location = cancelled.headers["Location"]
+    assert location.startswith(steps.rp.client.redirect_uri + "?")
+    assert query(location) == {"error": "access_denied", "state": steps.rp.state, "iss": gateway.url}
+    assert steps.browser.cookies.get("eidgw_tx") is None
+    audit = [line for line in gateway.log_text().splitlines() if fields["tx"] in line and "login.failed" in line]
+    assert len(audit) == 1
+    assert '"error": "cancelled"' in audit[0]
+
+
+def test_a_cancelled_login_cannot_be_chosen_or_cancelled_again(gateway: RunningGateway) -> None:
+    steps = _steps(gateway)
+    chooser = steps.start()
+    fields = _fields(chooser.text)
+    tx_cookie = steps.browser.cookies.get("eidgw_tx")
+    assert _cancel(steps, fields).status_code == 303
+    # The browser's back button, or a replay: the cookie still names the transaction, which is gone.
+    steps.browser.cookies.set("eidgw_tx", tx_cookie)
+    chosen = steps.browser.post(
+        f"{gateway.url}/login/choose", data={**fields, "provider": "idp"}, allow_redirects=False, timeout=10
+    )
+    assert chosen.status_code == 400
+    assert _error(chosen) == "expired"
+    again = _cancel(steps, fields)
+    assert again.status_code == 400
+    assert _error(again) == "expired"
+    assert "Location" not in again.headers
+
+
+def test_cancel_needs_the_token_and_the_transaction_cookie(gateway: RunningGateway) -> None:
+    steps = _steps(gateway)
+    chooser = steps.start()
+    fields = _fields(chooser.text)
+    for forged in ({"tx": fields["tx"]}, {**fields, "csrf": "x" * 32}):
+        refused = _cancel(steps, forged)
+        assert refused.status_code == 400
+        assert _error(refused) == "session_mismatch"
+        assert "Location" not in refused.headers
+    cross_site = requests.post(f"{gateway.url}/login/cancel", data=fields, allow_redirects=False, timeout=10)
+    assert cross_site.status_code == 400
+    assert _error(cross_site) == "session_mismatch"
+    # The login was left as it was: the citizen can still choose.
+    assert steps.choose(chooser, "idp").status_code == 303
+    assert steps.upstream_url.startswith(gateway.peers["idp"].sso_url + "?")
 
 
 # --- remembered choice --------------------------------------------------------------------------

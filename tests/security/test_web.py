@@ -170,7 +170,7 @@ def _chooser(gateway: RunningGateway) -> tuple[requests.Session, dict[str, str]]
     return browser, fields
 
 
-@pytest.mark.parametrize("path", ["/login/choose", "/login/forget"])
+@pytest.mark.parametrize("path", ["/login/choose", "/login/forget", "/login/cancel"])
 @pytest.mark.parametrize("forgery", ["no-token", "wrong-token", "other-logins-token", "no-cookie"])
 def test_chooser_forms_refuse_cross_site_requests(gateway: RunningGateway, path: str, forgery: str) -> None:
     """Login CSRF: a form posted from another site (no transaction cookie) or without this login's token is
