@@ -88,7 +88,7 @@ def _metadata_refresh(args: argparse.Namespace) -> int:
     from gateway.trust import admin
 
     configure()  # the refresh's events (failures, audit of changes) go to stderr as JSON
-    return admin.metadata_refresh(_settings_or_exit(args), sys.stdout, only=args.source)
+    return admin.metadata_refresh(_settings_or_exit(args), sys.stdout, only=args.source, allow_older=args.allow_older)
 
 
 def _metadata_status(args: argparse.Namespace) -> int:
@@ -163,6 +163,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=_metadata_sp)
     refresh = metadata.add_parser("refresh", help="fetch, verify and install provider metadata now")
     refresh.add_argument("--source", help="only the source with this name")
+    refresh.add_argument(
+        "--allow-older",
+        action="store_true",
+        help="install even a publication older than the installed copy (refused otherwise as a rollback; audited)",
+    )
     refresh.set_defaults(func=_metadata_refresh)
     status = metadata.add_parser("status", help="what is trusted, since when, and what expires")
     status.add_argument("--json", action="store_true", help="machine-readable output")

@@ -41,8 +41,12 @@ def _refresher(settings: Settings) -> MetadataRefresher:
     return MetadataRefresher(sources, store, settings.saml.metadata_refresh, _AUDIT)
 
 
-def metadata_refresh(settings: Settings, out: TextIO, *, only: str | None = None) -> int:
-    """Fetch, verify and install every source now (or the one named ``only``), under the store lock."""
+def metadata_refresh(settings: Settings, out: TextIO, *, only: str | None = None, allow_older: bool = False) -> int:
+    """Fetch, verify and install every source now (or the one named ``only``), under the store lock.
+
+    ``allow_older`` installs a document even when it is older than the installed copy (after the
+    operator has confirmed with the federation that the older publication is the right one).
+    """
     refresher = _refresher(settings)
     if settings.store_url.startswith("memory://"):
         out.write("note: the in-process store is private to this command; a running gateway will not see it\n")
@@ -53,7 +57,7 @@ def metadata_refresh(settings: Settings, out: TextIO, *, only: str | None = None
         return EXIT_FAILED
     for source in chosen:
         try:
-            result = refresher.refresh(source, force=True)
+            result = refresher.refresh(source, force=True, allow_older=allow_older)
         except StoreUnavailable:
             out.write(f"{source.label}: failed: the store cannot be reached\n")
             code = EXIT_FAILED

@@ -29,6 +29,7 @@ from saml2.sigver import XmlsecError
 
 from gateway.saml.namespaces import NS_DS
 from gateway.saml.namespaces import NS_MD
+from gateway.saml.namespaces import NS_MDRPI
 from gateway.saml.xmlsec_backend import parse_untrusted
 from gateway.saml.xmlsec_backend import verify_root_signature
 
@@ -36,6 +37,7 @@ ENTITIES: Final = f"{{{NS_MD}}}EntitiesDescriptor"
 ENTITY: Final = f"{{{NS_MD}}}EntityDescriptor"
 _ROOTS: Final = frozenset({ENTITIES, ENTITY})
 _IDP: Final = f"{{{NS_MD}}}IDPSSODescriptor"
+_PUBLICATION_INFO: Final = f"{{{NS_MD}}}Extensions/{{{NS_MDRPI}}}PublicationInfo"
 _SAMLP: Final = "urn:oasis:names:tc:SAML:2.0:protocol"
 _KEY_DESCRIPTOR: Final = f"{{{NS_MD}}}KeyDescriptor"
 _X509_CERTIFICATE: Final = f"{{{NS_DS}}}X509Certificate"
@@ -86,6 +88,8 @@ class VerifiedMetadata:
     valid_until: float | None
     cache_duration: float | None
     entities: tuple[EntitySummary, ...]
+    published: float | None = None
+    """``mdrpi:PublicationInfo/@creationInstant`` of the document element, when the publisher states it."""
 
     @property
     def text(self) -> str:
@@ -166,6 +170,7 @@ def verify_metadata(document: bytes, signing_cert: bytes | None, *, now: float) 
     entities = _entities(root, now)
     if not entities:
         raise MetadataRefused("no entity in the document")
+    publication = root.find(_PUBLICATION_INFO)
     return VerifiedMetadata(
         document=document,
         version=version_of(document),
@@ -173,7 +178,27 @@ def verify_metadata(document: bytes, signing_cert: bytes | None, *, now: float) 
         valid_until=valid_until,
         cache_duration=cache_duration,
         entities=entities,
+        published=_time_attribute(publication, "creationInstant") if publication is not None else None,
     )
+
+
+def older_than(new: VerifiedMetadata, installed: VerifiedMetadata) -> str | None:
+    """Why ``new`` is an older publication than ``installed`` (a rollback), or None.
+
+    A signed aggregate stays valid until its ``validUntil``, so an attacker who can answer the
+    metadata URL (or an out-of-date mirror) could serve an earlier one and bring back a provider or a
+    key the federation has since removed. The publisher's own ordering decides: the publication
+    instant (SAML V2.0 Metadata Extensions for Registration and Publication Information, 2.2) when both
+    documents state one, otherwise ``validUntil``, which a federation moves forward with every
+    publication. Documents that state neither cannot be ordered and are not refused here.
+    """
+    if new.published is not None and installed.published is not None:
+        if new.published < installed.published:
+            return "older than the installed copy (PublicationInfo creationInstant): a rollback"
+        return None
+    if new.valid_until is not None and installed.valid_until is not None and new.valid_until < installed.valid_until:
+        return "older than the installed copy (earlier validUntil): a rollback"
+    return None
 
 
 def _time_attribute(element: etree._Element, name: str) -> float | None:

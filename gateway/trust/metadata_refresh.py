@@ -41,6 +41,7 @@ from gateway.store.base import Store
 from gateway.trust.metadata import MetadataRefused
 from gateway.trust.metadata import VerifiedMetadata
 from gateway.trust.metadata import diff
+from gateway.trust.metadata import older_than
 from gateway.trust.metadata import verify_metadata
 from gateway.trust.metadata_fetch import FetchFailed
 from gateway.trust.metadata_fetch import fetch
@@ -191,11 +192,13 @@ class MetadataRefresher:
         """Refresh every source that is due, each under its lock."""
         return [self.refresh(source, force=False) for source in self.sources]
 
-    def refresh(self, source: TrustedSource, *, force: bool) -> RefreshResult:
+    def refresh(self, source: TrustedSource, *, force: bool, allow_older: bool = False) -> RefreshResult:
         """Fetch and install ``source`` if due (or ``force``), holding its lock; never raises for a bad source.
 
         Whether it is due is read before the lock (one small read, so checking costs every worker
         little) and again after taking it, so a process that lost the race does not fetch again.
+        A document older than the installed one is refused (`older_than`) unless ``allow_older``, the
+        operator's explicit decision (``eid-gateway metadata refresh --allow-older``), which is audited.
         """
         if not force:
             status = self.status(source)
@@ -209,11 +212,11 @@ class MetadataRefresher:
             status = self.status(source)
             if not force and not self.due(source, status):
                 return RefreshResult(source, Outcome.SKIPPED, "not due", status=status)
-            return self._refresh_locked(source, status or SourceStatus())
+            return self._refresh_locked(source, status or SourceStatus(), allow_older)
         finally:
             self.store.delete(lock)
 
-    def _refresh_locked(self, source: TrustedSource, status: SourceStatus) -> RefreshResult:
+    def _refresh_locked(self, source: TrustedSource, status: SourceStatus, allow_older: bool) -> RefreshResult:
         now = self.clock()
         previous = self.installed(source)
         stamp = _file_stamp(source.source.file) if source.source.file is not None else None
@@ -233,6 +236,11 @@ class MetadataRefresher:
                 raise FetchFailed("not modified, but no copy is installed")
             else:
                 metadata = verify_metadata(fetched.document, source.signing_cert(), now=now)
+                rollback = older_than(metadata, previous) if previous is not None else None
+                if rollback is not None and not allow_older:
+                    raise MetadataRefused(rollback)
+                if rollback is not None:
+                    self.audit.event("metadata rollback accepted", source=source.label, reason=rollback)
         except (FetchFailed, MetadataRefused, OSError) as exc:
             reason = getattr(exc, "reason", None) or f"cannot read the pinned certificate: {type(exc).__name__}"
             failed = replace(

@@ -40,6 +40,7 @@ from gateway.trust.certs import cert_body
 XMLSEC1 = "/usr/bin/xmlsec1"
 NS_MD = "urn:oasis:names:tc:SAML:2.0:metadata"
 NS_DS = "http://www.w3.org/2000/09/xmldsig#"
+NS_MDRPI = "urn:oasis:names:tc:SAML:metadata:rpi"
 
 
 def _pem(key: rsa.RSAPrivateKey) -> bytes:
@@ -111,8 +112,12 @@ def aggregate(
     valid_for: datetime.timedelta | None = datetime.timedelta(days=7),
     cache_duration: str | None = "PT1H",
     name: str = "https://federation.test.example/md",
+    published: datetime.datetime | None = None,
 ) -> str:
-    """An unsigned EntitiesDescriptor holding ``entities`` (EntityDescriptor XML strings)."""
+    """An unsigned EntitiesDescriptor holding ``entities`` (EntityDescriptor XML strings).
+
+    ``published`` adds the publisher's ``mdrpi:PublicationInfo`` with that ``creationInstant``.
+    """
     root = etree.Element(f"{{{NS_MD}}}EntitiesDescriptor", nsmap={"md": NS_MD, "ds": NS_DS})
     root.set("ID", f"_agg{time.time_ns()}")
     root.set("Name", name)
@@ -120,6 +125,11 @@ def aggregate(
         root.set("validUntil", saml_time(datetime.datetime.now(datetime.UTC) + valid_for))
     if cache_duration is not None:
         root.set("cacheDuration", cache_duration)
+    if published is not None:
+        extensions = etree.SubElement(root, f"{{{NS_MD}}}Extensions")
+        info = etree.SubElement(extensions, f"{{{NS_MDRPI}}}PublicationInfo", nsmap={"mdrpi": NS_MDRPI})
+        info.set("publisher", name)
+        info.set("creationInstant", saml_time(published))
     text = etree.tostring(root, encoding="unicode")
     closing = "</md:EntitiesDescriptor>"
     opened = text[:-2] + ">" if text.endswith("/>") else text[: -len(closing)]

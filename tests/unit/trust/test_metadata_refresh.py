@@ -188,3 +188,70 @@ def test_a_change_is_audited_with_fingerprints(
     assert changed.fingerprints_added.startswith("signing:")  # type: ignore[attr-defined]
     assert events["metadata entity added"].entity_id == other.entity_id  # type: ignore[attr-defined]
     assert events["metadata installed"].added == 1  # type: ignore[attr-defined]
+
+
+def _published(peer: PeerIdP, signer: KeyPair, *, hours_ago: float, valid_for_days: float = 7) -> bytes:
+    """The federation's aggregate as published ``hours_ago``, valid for ``valid_for_days`` from now."""
+    now = datetime.datetime.now(datetime.UTC)
+    document = aggregate(
+        [peer.metadata_xml()],
+        valid_for=datetime.timedelta(days=valid_for_days),
+        published=now - datetime.timedelta(hours=hours_ago),
+    )
+    return sign(document, signer)
+
+
+def test_an_older_publication_is_refused_as_a_rollback(
+    tmp_path: Path, redis_store: RedisStore, signer: KeyPair, peer: PeerIdP, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An earlier aggregate, still signed and still valid, must not replace a newer one (replay, stale mirror)."""
+    newer, older = _published(peer, signer, hours_ago=1), _published(peer, signer, hours_ago=30, valid_for_days=8)
+    with feed(newer) as server:
+        source = _source(tmp_path, signer, server.url)
+        refresher = _refresher(tmp_path, redis_store, source)
+        installed = refresher.refresh(source, force=True)
+        assert installed.outcome is Outcome.INSTALLED
+        assert installed.metadata is not None
+        server.document = older
+        refused = refresher.refresh(source, force=True)
+        assert refused.outcome is Outcome.FAILED
+        assert "rollback" in (refused.reason or "")
+        current = refresher.installed(source)
+        assert current is not None
+        assert current.version == installed.metadata.version
+        # The operator, having checked with the federation, may install it anyway: audited.
+        with caplog.at_level(logging.INFO, logger="gateway.audit"):
+            accepted = refresher.refresh(source, force=True, allow_older=True)
+        assert accepted.outcome is Outcome.INSTALLED
+        assert accepted.metadata is not None
+        assert accepted.metadata.version != installed.metadata.version
+    events = [r.getMessage() for r in caplog.records if r.name == "gateway.audit"]
+    assert "metadata rollback accepted" in events
+
+
+def test_a_newer_publication_is_installed_even_with_an_earlier_valid_until(
+    tmp_path: Path, redis_store: RedisStore, signer: KeyPair, peer: PeerIdP
+) -> None:
+    """The publication instant orders documents that state one; validUntil only orders those that do not."""
+    first, second = _published(peer, signer, hours_ago=2, valid_for_days=8), _published(peer, signer, hours_ago=1)
+    with feed(first) as server:
+        source = _source(tmp_path, signer, server.url)
+        refresher = _refresher(tmp_path, redis_store, source)
+        assert refresher.refresh(source, force=True).outcome is Outcome.INSTALLED
+        server.document = second
+        assert refresher.refresh(source, force=True).outcome is Outcome.INSTALLED
+
+
+def test_without_publication_info_an_earlier_valid_until_is_a_rollback(
+    tmp_path: Path, redis_store: RedisStore, signer: KeyPair, peer: PeerIdP
+) -> None:
+    longer = sign(aggregate([peer.metadata_xml()], valid_for=datetime.timedelta(days=8)), signer)
+    shorter = sign(aggregate([peer.metadata_xml()], valid_for=datetime.timedelta(days=7)), signer)
+    with feed(longer) as server:
+        source = _source(tmp_path, signer, server.url)
+        refresher = _refresher(tmp_path, redis_store, source)
+        assert refresher.refresh(source, force=True).outcome is Outcome.INSTALLED
+        server.document = shorter
+        result = refresher.refresh(source, force=True)
+        assert result.outcome is Outcome.FAILED
+        assert "validUntil" in (result.reason or "")
