@@ -42,6 +42,7 @@ from gateway.login.transaction import Status
 from gateway.mapping.attributes import to_identity
 from gateway.mapping.loa import acceptable_upstream
 from gateway.mapping.loa import relay_acr
+from gateway.model import Identity
 from gateway.observability.audit import Audit
 from gateway.oidc.records import AuthenticatedUser
 from gateway.oidc.requests import AuthorizationRequest
@@ -160,7 +161,7 @@ def start(svc: LoginServices, request: AuthorizationRequest, session_sid: str | 
         acceptable_loas=acceptable or svc.providers.loas_offered(),
         now=now,
         same_client=request.client_id if settings.sweden_connect else None,
-    ):
+    ) and _is_required_principal(session.user.identity, request.principal_hint, request.principal_required):
         return _issue_code(svc, request.params, session, now)
     passive = "none" in prompt
     client = svc.oidc.context.clients.get(request.client_id)
@@ -177,6 +178,7 @@ def start(svc: LoginServices, request: AuthorizationRequest, session_sid: str | 
         provider_hint=request.authn_provider,
         is_passive=passive,
         principal_hint=request.principal_hint,
+        principal_required=request.principal_required,
         user_message=request.user_message,
         sp_id=client.settings.sp if client is not None else None,
     )
@@ -307,6 +309,11 @@ def _service_provider(svc: LoginServices, sp_id: str | None) -> ServiceProvider:
     return sp
 
 
+def _is_required_principal(identity: Identity, hint: str | None, required: bool) -> bool:
+    """Whether ``identity`` may answer a login that requires the person ``hint`` (when ``required``)."""
+    return not required or identity.attributes.get("personalIdentityNumber", ())[:1] == (hint,)
+
+
 def _attribute_set(svc: LoginServices, sp_id: str | None, provider: ProviderSettings) -> str:
     """What the response must contain: the SP entity's attribute set if it has one, else the provider's."""
     for sp in svc.settings.saml.service_providers:
@@ -349,6 +356,9 @@ def on_upstream_response(svc: LoginServices, relay_state: str | None, saml_respo
             attribute_set=_attribute_set(svc, transaction.sp_id, provider),
             accept_coordination_number=bool(client and client.settings.accept_coordination_number),
         )
+        if not _is_required_principal(identity, transaction.principal_hint, transaction.principal_required):
+            # The provider MAY answer UnknownPrincipal itself (PSC 1); when it does not, the gateway does.
+            raise UpstreamError("unknown_principal", "another person than the client requires logged in")
     except UpstreamError as error:
         # Reported at the resume step, in the browser that started the login.
         log.warning("upstream response refused", extra={"reason": error.detail, "tx": transaction.id})

@@ -50,6 +50,8 @@ class LoginTransaction:
     """The request's authnProvider value, which narrows the providers offered."""
     is_passive: bool = False
     principal_hint: str | None = None
+    principal_required: bool = False
+    """Only ``principal_hint`` may log in (an essential claim value); anyone else is refused at the ACS."""
     user_message: UserMessage | None = None
     country: str | None = None
     """A country preselected through an eIDAS proxy-service authnProvider hint (REG 3.1.9.1)."""

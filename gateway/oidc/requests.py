@@ -85,6 +85,8 @@ class AuthorizationRequest:
     params: dict[str, str]
     principal_hint: str | None = None
     """A valid personal identity number the client expects to log in (PSC), from `claims` or `login_hint`."""
+    principal_required: bool = False
+    """The hint is an essential claim value: a login of anyone else must not reach the client."""
     user_message: UserMessage | None = None
 
 
@@ -98,30 +100,33 @@ def _essential_acr(claims: dict[str, Any]) -> tuple[tuple[str, ...], bool]:
     return values, bool(acr.get("essential")) and bool(values)
 
 
-def _principal_hint(claims: dict[str, Any], login_hint: str | None) -> str | None:
-    """The personal identity number the client names, if any, validated (SKV 704/707).
+def _principal_hint(claims: dict[str, Any], login_hint: str | None) -> tuple[str | None, bool]:
+    """The personal identity number the client names, if any, validated (SKV 704/707), and whether it is required.
 
     OSPROF 2.1.5 asks clients to name an expected claim value through `claims`
     (`{"value": ...}`), so that comes first; a `login_hint` that is a 12-digit
     number (with or without the hyphen) is accepted too, since that is how
     many e-services already say it. Anything else is ignored: a hint is never
-    a reason to refuse a request (OIDC Core 3.1.2.1).
+    a reason to refuse a request (OIDC Core 3.1.2.1). A value marked
+    `"essential": true` is the client's requirement (OIDC Core 5.5.1): the login
+    then succeeds only for that person.
     """
-    candidates: list[object] = []
+    candidates: list[tuple[object, bool]] = []
     for member in ("id_token", "userinfo"):
         requested = claims.get(member)
         if isinstance(requested, dict) and isinstance(requested.get(PERSONAL_IDENTITY_NUMBER_CLAIM), dict):
-            candidates.append(requested[PERSONAL_IDENTITY_NUMBER_CLAIM].get("value"))
+            wanted = requested[PERSONAL_IDENTITY_NUMBER_CLAIM]
+            candidates.append((wanted.get("value"), wanted.get("essential") is True))
     if login_hint:
-        candidates.append(login_hint.strip().replace("-", ""))
-    for candidate in candidates:
+        candidates.append((login_hint.strip().replace("-", ""), False))
+    for candidate, essential in candidates:
         if isinstance(candidate, str) and len(candidate) == 12:
             try:
                 validate(candidate)
             except InvalidNumber:
                 continue
-            return candidate
-    return None
+            return candidate, essential
+    return None, False
 
 
 def _page_language(ui_locales: tuple[str, ...]) -> str:
@@ -265,6 +270,7 @@ def validate_authorization(
     if essential and params.get("acr_values"):
         # OSPROF 2.1.6: a client using claims.acr should not also send acr_values; the essential claim rules.
         acr_values = claim_acrs
+    principal_hint, principal_required = _principal_hint(claims, params.get("login_hint"))
     return AuthorizationRequest(
         client_id=client.client_id,
         redirect_uri=redirect_uri,
@@ -280,6 +286,7 @@ def validate_authorization(
         login_hint=params.get("login_hint"),
         authn_provider=params.get("https://id.oidc.se/param/authnProvider"),
         params=forwarded,
-        principal_hint=_principal_hint(claims, params.get("login_hint")),
+        principal_hint=principal_hint,
+        principal_required=principal_required,
         user_message=user_message,
     )

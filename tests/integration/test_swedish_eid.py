@@ -297,6 +297,45 @@ def test_principal_selection_from_the_claims_value(gateway: RunningGateway) -> N
     assert steps.peer.receive(steps.upstream_url).principal_selection == ((PNR_OID, HINT_PNR),)
 
 
+ESSENTIAL_HINT = json.dumps({"id_token": {PNR_CLAIM: {"essential": True, "value": HINT_PNR}}})
+
+
+def test_an_essential_personal_number_refuses_another_person(gateway: RunningGateway) -> None:
+    """OIDC Core 5.5.1: an essential value is the client's requirement. The provider MAY answer
+    UnknownPrincipal itself (PSC 1); when it logs in someone else, the gateway refuses that person."""
+    steps = _start(gateway, "basic-rp", "bankid", claims=ESSENTIAL_HINT)
+    assert DEFAULT_ATTRIBUTES["personalIdentityNumber"] != (HINT_PNR,)
+    code, back = _page(_finish(steps))  # the peer logs in its default person
+    assert code == "unknown_principal"
+    assert back is not None
+    assert back["error"] == "access_denied"
+    assert "code" not in back
+
+
+def test_an_essential_personal_number_logs_that_person_in(gateway: RunningGateway) -> None:
+    respond = {"attributes": {**DEFAULT_ATTRIBUTES, "personalIdentityNumber": (HINT_PNR,)}}
+    _, _, claims_out = _login(gateway, "basic-rp", "bankid", respond, claims=ESSENTIAL_HINT)
+    assert claims_out[PNR_CLAIM] == HINT_PNR
+
+
+def test_a_personal_number_hint_alone_refuses_nobody(gateway: RunningGateway) -> None:
+    """login_hint and a value without essential are hints (OIDC Core 3.1.2.1): the provider decides."""
+    hint = json.dumps({"id_token": {PNR_CLAIM: {"value": HINT_PNR}}})
+    for params in ({"login_hint": HINT_PNR}, {"claims": hint}):
+        _, _, claims_out = _login(gateway, "basic-rp", "bankid", **params)
+        assert claims_out[PNR_CLAIM] == DEFAULT_ATTRIBUTES["personalIdentityNumber"][0]
+
+
+def test_a_session_of_another_person_does_not_answer_an_essential_personal_number(gateway: RunningGateway) -> None:
+    steps, _, _ = _login(gateway, "basic-rp", "bankid")
+    again = Rp.for_client(gateway, "basic-rp")
+    url = again.authorization_url(claims=ESSENTIAL_HINT, **{AUTHN_PROVIDER: steps.peer.entity_id})
+    response = steps.browser.get(url, allow_redirects=False, timeout=10)
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith(steps.peer.sso_url), "not answered from the session"
+    assert steps.peer.receive(response.headers["Location"]).principal_selection == ((PNR_OID, HINT_PNR),)
+
+
 def test_a_login_hint_that_is_no_valid_number_sends_no_principal_selection(gateway: RunningGateway) -> None:
     steps = _start(gateway, "basic-rp", "bankid", login_hint="199203102381")  # wrong check digit
     assert steps.peer.receive(steps.upstream_url).principal_selection == ()
