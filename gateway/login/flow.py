@@ -154,14 +154,18 @@ def start(svc: LoginServices, request: AuthorizationRequest, session_sid: str | 
     if request.acr_values and not acceptable:
         raise fail("unmet_authentication_requirements", "no level of assurance the gateway can state is requested")
     session = sso.find(svc.records, session_sid)
-    if session is not None and sso.fits(
-        session,
-        prompt=prompt,
-        max_age=request.max_age,
-        acceptable_loas=acceptable or svc.providers.loas_offered(),
-        now=now,
-        same_client=request.client_id if settings.sweden_connect else None,
-    ) and _is_required_principal(session.user.identity, request.principal_hint, request.principal_required):
+    if (
+        session is not None
+        and sso.fits(
+            session,
+            prompt=prompt,
+            max_age=request.max_age,
+            acceptable_loas=acceptable or svc.providers.loas_offered(),
+            now=now,
+            same_client=request.client_id if settings.sweden_connect else None,
+        )
+        and _is_required_principal(session.user.identity, request.principal_hint, request.principal_required)
+    ):
         return _issue_code(svc, request.params, session, now)
     passive = "none" in prompt
     client = svc.oidc.context.clients.get(request.client_id)

@@ -5,10 +5,16 @@ Counters of refreshes and failures and the last success and failure times live i
 the whole deployment; whether a valid copy is installed is this worker's own fact. Everything is read
 when Prometheus scrapes (a custom collector), so no worker keeps metric state and gunicorn needs no
 multiprocess mode.
+
+Who may scrape is `scrape_access`: the metrics name the providers and keys the gateway trusts and when
+they expire, so production serves them only to a scraper with the configured bearer token, or to anyone
+when the operator says so (`MetricsSettings`).
 """
 
 from __future__ import annotations
 
+import enum
+import hmac
 import logging
 import time
 from collections.abc import Callable
@@ -20,6 +26,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.registry import CollectorRegistry
 
 from gateway.errors import StoreUnavailable
+from gateway.settings.schema import MetricsSettings
 from gateway.settings.schema import ProviderSettings
 from gateway.trust.rollover import KeyStatus
 from gateway.trust.runtime import TrustRuntime
@@ -129,3 +136,30 @@ def build_registry(collector: TrustCollector) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(collector)
     return registry
+
+
+class Scrape(enum.Enum):
+    """What a request for /metrics gets."""
+
+    SERVE = "serve"
+    HIDDEN = "hidden"
+    """No token configured and not public: answered as if there were no such page (404)."""
+    NO_CREDENTIALS = "no bearer token"
+    WRONG_CREDENTIALS = "wrong bearer token"
+
+
+def scrape_access(access: MetricsSettings, authorization: str | None) -> Scrape:
+    """Decide on one scrape from the settings and the request's ``Authorization`` header.
+
+    The token is an RFC 6750 bearer token (2.1, ``Bearer`` compared case-insensitively as an auth-scheme,
+    RFC 9110 11.1) and is compared in constant time, so response timing does not reveal how much of a guess
+    was right.
+    """
+    if access.token is None:
+        return Scrape.SERVE if access.public else Scrape.HIDDEN
+    scheme, _, presented = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not presented.strip():
+        return Scrape.NO_CREDENTIALS
+    if hmac.compare_digest(presented.strip().encode("utf-8", "replace"), access.token):
+        return Scrape.SERVE
+    return Scrape.WRONG_CREDENTIALS

@@ -31,6 +31,7 @@ from gateway.settings.schema import Lifetimes
 from gateway.settings.schema import Logo
 from gateway.settings.schema import MetadataRefresh
 from gateway.settings.schema import MetadataSource
+from gateway.settings.schema import MetricsSettings
 from gateway.settings.schema import Organization
 from gateway.settings.schema import ProviderSettings
 from gateway.settings.schema import RateLimits
@@ -46,6 +47,8 @@ from gateway.settings.theme import parse_colour
 CONFIG_ENV = "EID_GATEWAY_CONFIG"
 _SOURCE_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _CONTACT_TYPES = ("technical", "support", "administrative", "billing", "other")
+_BEARER_TOKEN = re.compile(r"[A-Za-z0-9._~+/-]+=*")  # b64token, RFC 6750 2.1
+METRICS_TOKEN_MIN_LENGTH = 32
 DEFAULT_BIND = "127.0.0.1:8000"
 _MISSING = object()
 
@@ -533,6 +536,29 @@ def _key_rollover(reader: Reader) -> KeyRollover:
     )
 
 
+def _metrics(reader: Reader, development: bool) -> MetricsSettings:
+    """Who may read /metrics (see `MetricsSettings`): a scraper with the token, anyone, or nobody.
+
+    Without ``token`` and ``public`` the metrics are open in development only. The token is sent as an
+    RFC 6750 bearer token, so it must be one (b64token syntax), and long enough not to be guessed.
+    """
+    reader.unknown({"token", "public"})
+    token = reader.text("token", None)
+    if token is not None and len(token) < METRICS_TOKEN_MIN_LENGTH:
+        reader.problem("token", f"must be at least {METRICS_TOKEN_MIN_LENGTH} characters (`openssl rand -base64 32`)")
+        token = None
+    elif token is not None and not _BEARER_TOKEN.fullmatch(token):
+        reader.problem("token", "may hold only letters, digits and -._~+/ (then =), as a bearer token (RFC 6750 2.1)")
+        token = None
+    if reader.has("public"):
+        public = reader.flag("public", False)
+        if public and reader.has("token"):
+            reader.problem("public", "cannot go with a token: either scrapers send the token or anyone may read")
+    else:
+        public = development and not reader.has("token")
+    return MetricsSettings(token=token.encode() if token else None, public=public)
+
+
 def load_settings(path: str | os.PathLike[str] | None = None, *, bind: str = DEFAULT_BIND) -> Settings:
     """Read the configuration, or the development defaults when there is no file.
 
@@ -558,7 +584,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, bind: str = DEF
             "environment", "issuer", "secret_key", "keys_dir", "store", "workers", "saml", "providers_dir",
             "providers", "federation", "clients", "clients_dir", "lifetimes", "acr_policy", "sandbox",
             "rate_limits",
-            "sweden_connect", "key_rollover",
+            "sweden_connect", "key_rollover", "metrics",
         }
     )  # fmt: skip
     environment = reader.choice("environment", (ENV_DEVELOPMENT, ENV_PRODUCTION), ENV_DEVELOPMENT)
@@ -622,6 +648,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, bind: str = DEF
         sandbox=reader.flag("sandbox", development),
         sweden_connect=reader.flag("sweden_connect", False),
         key_rollover=_key_rollover(reader.child("key_rollover")),
+        metrics=_metrics(reader.child("metrics"), development),
     )
     from gateway.settings.checks import check_settings
 

@@ -29,7 +29,7 @@ class ClientSettings:
     redirect_uris: tuple[str, ...]
     auth_method: str
     display_name: Localized
-    client_secret: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
     jwks: Mapping[str, object] | None = None
     jwks_uri: str | None = None
     post_logout_redirect_uris: tuple[str, ...] = ()
@@ -223,6 +223,20 @@ class RateLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricsSettings:
+    """Who may read ``/metrics``: it names the providers and keys the gateway trusts, their expiry dates
+    and refresh failures, which is reconnaissance for an attacker (`gateway.observability.health`).
+
+    With a ``token`` a scraper must send ``Authorization: Bearer <token>`` (RFC 6750 2.1); without one,
+    ``public`` serves the metrics to anyone, else they are not there (404). The loader makes ``public``
+    the default in development only, so production denies by default.
+    """
+
+    token: bytes | None = field(default=None, repr=False)
+    public: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the gateway was configured with; built once at start."""
 
@@ -232,7 +246,7 @@ class Settings:
     keys_dir: Path
     store_url: str
     saml: SamlSettings
-    secret_key: bytes | None = None
+    secret_key: bytes | None = field(default=None, repr=False)
     store_prefix: str = "eidgw:"
     workers: int = 1
     providers: tuple[ProviderSettings, ...] = ()
@@ -244,6 +258,7 @@ class Settings:
     sweden_connect: bool = False
     """Apply the Sweden Connect OIDC profile's stricter rules (SCOIDC 2.2-2.3, 3.2)."""
     key_rollover: KeyRollover = field(default_factory=KeyRollover)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     @property
     def development(self) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -77,6 +78,8 @@ class RunningGateway:
     clients: dict[str, TestClient]
     log_path: Path
     peers: dict[str, PeerIdP] = field(default_factory=dict)
+    metrics_token: str | None = None
+    """The bearer token /metrics wants (`metrics.token`), which production gateways get by default."""
 
     def stop(self) -> None:
         """Terminate gunicorn and wait for it."""
@@ -175,7 +178,14 @@ def start_gateway(
     extra: Mapping[str, Any] | None = None,
     provider_options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> RunningGateway:
-    """Start gunicorn with the generated configuration and wait until it answers."""
+    """Start gunicorn with the generated configuration and wait until it answers.
+
+    A production gateway gets a `metrics.token` unless ``extra`` sets `metrics`, as production closes
+    /metrics without one; `RunningGateway.metrics_token` holds it.
+    """
+    extra = dict(extra or {})
+    if extra.get("environment") == "production" and "metrics" not in extra:
+        extra["metrics"] = {"token": secrets.token_urlsafe(32)}
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     workdir.mkdir(parents=True, exist_ok=True)
@@ -207,7 +217,8 @@ def start_gateway(
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    gateway = RunningGateway(url, workdir, process, prefix, dict(clients), log_path, dict(peers))
+    metrics_token = (extra.get("metrics") or {}).get("token")
+    gateway = RunningGateway(url, workdir, process, prefix, dict(clients), log_path, dict(peers), metrics_token)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -1,8 +1,8 @@
 """Web attacks on the citizen's side: session fixation, cookies, CSRF, framing, CSP, Host header, logs.
 
-Most tests use the development-mode gateway of this module; the cookie flags and proxy headers that differ
-outside development are checked on a second gateway configured for production (https issuer behind a
-TLS-terminating proxy, as README describes).
+Most tests use the development-mode gateway of this module; the cookie flags, proxy headers and /metrics
+access that differ outside development are checked on a second gateway configured for production (https
+issuer behind a TLS-terminating proxy, as README describes), and default-deny /metrics on a third.
 """
 
 from __future__ import annotations
@@ -11,7 +11,10 @@ import json
 import re
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.cookiejar import Cookie
+from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -40,10 +43,9 @@ PUBLIC_ISSUER = "https://login.gateway.test"
 PROXY = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"}
 
 
-@pytest.fixture(scope="module")
-def production(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[RunningGateway]:
-    """The gateway with ``environment: production`` behind a (simulated) TLS proxy."""
-    tmp = tmp_path_factory.mktemp("production")
+@contextmanager
+def _production_gateway(tmp: Path, redis_url: str, **extra: Any) -> Iterator[RunningGateway]:
+    """A gateway with ``environment: production`` behind a (simulated) TLS proxy; ``extra`` adds settings."""
     peers = {"idp": PeerIdP(tmp / "idp", entity_id="https://idp.test.example/idp",
                             sso_url="https://idp.test.example/sso", loas=(LOA3,))}  # fmt: skip
     workdir = tmp / "gateway"
@@ -68,8 +70,15 @@ def production(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iter
     with running_gateway(
         workdir, redis_url=redis_url, peers=peers, clients=make_clients(),
         extra={"environment": "production", "issuer": PUBLIC_ISSUER, "secret_key": secrets.token_urlsafe(40),
-               "saml": saml},
+               "saml": saml, **extra},
     ) as running:  # fmt: skip
+        yield running
+
+
+@pytest.fixture(scope="module")
+def production(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[RunningGateway]:
+    """The production gateway, with the `metrics.token` the harness gives it."""
+    with _production_gateway(tmp_path_factory.mktemp("production"), redis_url) as running:
         yield running
 
 
@@ -308,6 +317,51 @@ def test_forwarded_host_is_ignored_behind_the_proxy(production: RunningGateway) 
     assert error.status_code == 302
     assert query(error.headers["Location"])["iss"] == PUBLIC_ISSUER
     assert "evil.example" not in error.headers["Location"]
+
+
+# --- /metrics: trust facts are reconnaissance ------------------------------------------------------------
+
+
+def _scrape(gateway: RunningGateway, authorization: str | None = None) -> requests.Response:
+    headers = {"Authorization": authorization} if authorization is not None else {}
+    return requests.get(f"{gateway.url}/metrics", headers=headers, timeout=10)
+
+
+def test_metrics_need_the_bearer_token_in_production(production: RunningGateway) -> None:
+    """Without the configured token, or with a wrong one, 401 and nothing of the metrics; with it, the metrics.
+    The probes stay open, and neither the token nor a wrong guess reaches the log."""
+    token = production.metrics_token
+    assert token
+    wrong = secrets.token_urlsafe(32)
+    for authorization in (None, "", f"Bearer {wrong}", f"Bearer {token[:-1]}", f"Bearer {token}x",
+                          f"Basic {token}", token):  # fmt: skip
+        refused = _scrape(production, authorization)
+        assert refused.status_code == 401, authorization
+        assert refused.headers["WWW-Authenticate"] == 'Bearer realm="metrics"'
+        assert "eid_gateway_" not in refused.text
+    scraped = _scrape(production, f"Bearer {token}")
+    assert scraped.status_code == 200
+    assert re.search(r'^eid_gateway_metadata_valid\{source="[^"]+"\} 1\.0$', scraped.text, re.MULTILINE)
+    assert _scrape(production, f"bearer {token}").status_code == 200  # the auth-scheme is case-insensitive
+    for probe in ("/healthz", "/readyz"):
+        assert requests.get(f"{production.url}{probe}", timeout=10).status_code == 200
+    log = production.log_text()
+    assert "metrics request refused" in log
+    assert token not in log
+    assert wrong not in log
+
+
+def test_metrics_are_not_there_in_production_without_a_token(
+    tmp_path_factory: pytest.TempPathFactory, redis_url: str
+) -> None:
+    """Default deny: production with neither `metrics.token` nor `metrics.public` answers 404, token or not."""
+    with _production_gateway(tmp_path_factory.mktemp("closed"), redis_url, metrics={}) as closed:
+        assert closed.metrics_token is None
+        for authorization in (None, f"Bearer {secrets.token_urlsafe(32)}"):
+            response = _scrape(closed, authorization)
+            assert response.status_code == 404
+            assert "eid_gateway_" not in response.text
+        assert requests.get(f"{closed.url}/readyz", timeout=10).status_code == 200
 
 
 # --- logs ------------------------------------------------------------------------------------------------
