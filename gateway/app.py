@@ -28,8 +28,10 @@ from gateway.login.binding import Binder
 from gateway.login.flow import LoginServices
 from gateway.observability import health
 from gateway.observability.audit import Audit
+from gateway.observability.backchannel_metrics import BackchannelCollector
 from gateway.observability.metrics import TrustCollector
 from gateway.observability.metrics import build_registry
+from gateway.oidc import backchannel
 from gateway.oidc import views as oidc_views
 from gateway.oidc.clients import ClientRegistry
 from gateway.oidc.server import GatewayAuthorizationServer
@@ -193,8 +195,10 @@ def create_app(settings: Settings, *, background: bool = False) -> Flask:
         lambda: describe_keys(trust.keys),
         window_days=settings.saml.metadata_refresh.expiry_warning_days,
     )
+    registry = build_registry(collector)
+    registry.register(BackchannelCollector(lambda: backchannel.counts(context)))
     app.extensions["eid_gateway"] = Services(
-        settings, store, login, signing_keys, sandbox, trust=trust, metrics=build_registry(collector)
+        settings, store, login, signing_keys, sandbox, trust=trust, metrics=registry
     )
     app.register_blueprint(oidc_views.blueprint)
     app.register_blueprint(login_views.blueprint)

@@ -34,8 +34,12 @@ from gateway.settings.schema import RateLimits
 from gateway.store import keys
 from gateway.store.base import Store
 
-_ENDPOINT_LIMITS = {"login.authorize": "authorize", "login.acs": "acs", "oidc.token": "token", "oidc.par": "token"}
-"""Flask endpoint -> the RateLimits field that limits it per caller address (PAR counts with the token endpoint)."""
+_ENDPOINT_LIMITS = {
+    "login.authorize": "authorize", "login.logout": "authorize", "login.acs": "acs", "oidc.token": "token",
+    "oidc.par": "token",
+}  # fmt: skip
+"""Flask endpoint -> the RateLimits field that limits it per caller address (PAR counts with the token endpoint;
+the end-session endpoint, which stores a pending logout as /authorize stores a transaction, with /authorize)."""
 
 _CLIENT_AUTH_ENDPOINTS = frozenset({"oidc.token", "oidc.par"})
 """Where clients authenticate, so where a secret could be guessed: failures count together across both."""

@@ -72,6 +72,11 @@ def save(records: RecordStore, session: SsoSession, lifetimes: Lifetimes, *, now
         records.put(store_keys.session(session.sid), session, ttl)
 
 
+def end(records: RecordStore, sid: str) -> SsoSession | None:
+    """Remove the session and return what it was (None: already gone); of two racing logouts one gets it."""
+    return records.take(store_keys.session(sid), SsoSession)
+
+
 def with_client(session: SsoSession, client_id: str) -> SsoSession:
     """The session, recording that it logged ``client_id`` in."""
     if client_id in session.clients:

@@ -1,15 +1,21 @@
-"""Browser routes of a login: authorize, choose, cancel, ACS, resume. Each parses, calls the flow, renders.
+"""Browser routes of a login and a logout: authorize, choose, cancel, ACS, resume, logout. Each parses, calls
+the flow (`gateway.login.flow`, `gateway.login.logout`), renders.
 
 The chooser is one form (radio buttons, a submit button; no JavaScript) protected against CSRF by a
 per-transaction token and the SameSite=Lax transaction cookie. It can be shown again by GET for the
 same transaction (the language switch), and it can remember the citizen's choice on this device in
 a signed cookie, only when the citizen ticks the box; the page offers to forget it. A second form,
 with the same token, cancels the login and returns the citizen to the e-service.
+
+The logout question is a form of the same kind (a token, a SameSite=Lax cookie). Its page states its
+own Content-Security-Policy: the answer is redirected to the e-service's validated
+`post_logout_redirect_uri`, and browsers check `form-action` along that redirect too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 from typing import Final
@@ -21,17 +27,23 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
+from flask_babel import force_locale
 from werkzeug.wrappers import Response as BaseResponse
 
 from gateway.login import flow
+from gateway.login import logout as logout_flow
 from gateway.login.binding import SESSION_COOKIE
 from gateway.login.binding import TX_COOKIE
+from gateway.login.binding import CookieSpec
 from gateway.login.transaction import LoginTransaction
+from gateway.oidc.logout import parse_end_session
 from gateway.oidc.requests import parse_authorization
 from gateway.settings.schema import ProviderSettings
 from gateway.web.branding import branding
+from gateway.web.i18n import negotiate
 from gateway.web.i18n import page_language
 from gateway.web.i18n import set_switch_target
+from gateway.web.security import content_security_policy
 
 blueprint = Blueprint("login", __name__)
 
@@ -95,15 +107,8 @@ def _cookie_value(name: str, max_age: int) -> str | None:
     return _services().binder.read(name, request.cookies.get(name), max_age)
 
 
-def _render(outcome: flow.Outcome, *, status: int = 302) -> BaseResponse:
-    response: BaseResponse
-    if isinstance(outcome, flow.Chooser):
-        response = _chooser_page(outcome)
-    else:
-        response = redirect(outcome.url, status)
-        for name in outcome.clear_cookies:
-            response.delete_cookie(name, path="/")
-    for cookie in outcome.cookies:
+def _set_cookies(response: BaseResponse, cookies: tuple[CookieSpec, ...]) -> None:
+    for cookie in cookies:
         response.set_cookie(
             cookie.name,
             cookie.value,
@@ -113,6 +118,17 @@ def _render(outcome: flow.Outcome, *, status: int = 302) -> BaseResponse:
             httponly=True,
             samesite="Lax",
         )
+
+
+def _render(outcome: flow.Outcome, *, status: int = 302) -> BaseResponse:
+    response: BaseResponse
+    if isinstance(outcome, flow.Chooser):
+        response = _chooser_page(outcome)
+    else:
+        response = redirect(outcome.url, status)
+        for name in outcome.clear_cookies:
+            response.delete_cookie(name, path="/")
+    _set_cookies(response, outcome.cookies)
     return response
 
 
@@ -190,3 +206,84 @@ def resume() -> Any:
     services = _services()
     tx_cookie = _cookie_value(TX_COOKIE, services.settings.lifetimes.transaction)
     return _render(flow.resume(services, request.args.get("tx"), tx_cookie))
+
+
+def _brand(client_id: str | None) -> dict[str, Any]:
+    """The e-service's name, logo and theme on a logout page, when the request named a known one."""
+    if client_id is None:
+        return {}
+    brand = branding().client(client_id)
+    name = brand.name(page_language())
+    return {"brand_name": name, "brand_logo": brand.logo_url, "theme_css": brand.css_url}
+
+
+def _logout_done_page(client_id: str | None, *, stayed: bool) -> BaseResponse:
+    """The page saying "You are logged out" (or "still logged in"); its language switch shows it again by GET."""
+    set_switch_target(url_for("login.logout_done", c=client_id, stayed="1" if stayed else None))
+    return Response(render_template("logout_done.html", stayed=stayed, **_brand(client_id)))
+
+
+def _render_logout(outcome: logout_flow.LogoutOutcome, *, status: int) -> BaseResponse:
+    response: BaseResponse
+    if isinstance(outcome, logout_flow.AskCitizen):
+        pending = outcome.pending
+        set_switch_target(url_for("login.show_logout", l=pending.id))
+        html = render_template(
+            "logout_confirm.html", logout_id=pending.id, csrf=pending.csrf, **_brand(pending.target.client_id)
+        )
+        response = Response(html)
+        redirect_uri = pending.target.redirect_uri
+        response.headers["Content-Security-Policy"] = content_security_policy([redirect_uri] if redirect_uri else [])
+        _set_cookies(response, outcome.cookies)
+        return response
+    url = outcome.target.url if isinstance(outcome, logout_flow.LoggedOut) else None
+    if url is not None:
+        response = redirect(url, status)
+    else:
+        response = _logout_done_page(outcome.target.client_id, stayed=isinstance(outcome, logout_flow.StillLoggedIn))
+    for name in outcome.clear_cookies:
+        response.delete_cookie(name, path="/")
+    return response
+
+
+@blueprint.route("/logout", methods=["GET", "POST"])
+def logout() -> BaseResponse:
+    """OIDC end_session_endpoint (RP-Initiated Logout 1.0 2: GET and form POST)."""
+    services = _services()
+    params = request.args if request.method == "GET" else request.form
+    end_session = parse_end_session(params.to_dict(flat=False))
+    session_sid = _cookie_value(SESSION_COOKIE, services.settings.lifetimes.session_absolute)
+    # A GET's ui_locales is the page language already (`gateway.web.i18n`); a POST carries it in the form.
+    language = negotiate(end_session.ui_locales) if request.method == "POST" else None
+    with force_locale(language) if language else nullcontext():
+        outcome = logout_flow.start(services, end_session, session_sid)
+        return _render_logout(outcome, status=302 if request.method == "GET" else 303)
+
+
+@blueprint.get("/logout/confirm")
+def show_logout() -> BaseResponse:
+    """The logout question again for this browser (the language switch links here)."""
+    services = _services()
+    cookie = _cookie_value(logout_flow.LOGOUT_COOKIE, services.settings.lifetimes.transaction)
+    return _render_logout(logout_flow.show(services, request.args.get("l"), cookie), status=303)
+
+
+@blueprint.post("/logout/confirm")
+def confirm_logout() -> BaseResponse:
+    """The citizen's answer to "Do you want to log out?"."""
+    services = _services()
+    cookie = _cookie_value(logout_flow.LOGOUT_COOKIE, services.settings.lifetimes.transaction)
+    session_sid = _cookie_value(SESSION_COOKIE, services.settings.lifetimes.session_absolute)
+    outcome = logout_flow.confirm(
+        services, request.form.get("l"), cookie, request.form.get("csrf", ""), session_sid,
+        log_out=request.form.get("action") == "logout",
+    )  # fmt: skip
+    return _render_logout(outcome, status=303)
+
+
+@blueprint.get("/logout/done")
+def logout_done() -> BaseResponse:
+    """The logged-out page again, e.g. in another language. It holds no state: it only says what it says."""
+    client_id = request.args.get("c")
+    known = client_id if _services().oidc.context.clients.get(client_id) is not None else None
+    return _logout_done_page(known, stayed=request.args.get("stayed") == "1")

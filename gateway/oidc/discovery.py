@@ -5,7 +5,9 @@ Sweden Connect profile 2.1 adds `ui_locales_supported` with sv and en; the
 request parameter extensions (OSRPAR 2.1-2.2) are announced with their
 `https://id.oidc.se/disco/...` names. `acr_values_supported` are the levels
 the configured providers offer, as the relay policy states them; every scope
-listed brings its claims into `claims_supported`.
+listed brings its claims into `claims_supported`. Logout: RP-Initiated Logout
+1.0 2.1 (`end_session_endpoint`) and Back-Channel Logout 1.0 2.1 (with `sid`
+in every logout token); front-channel logout is not offered.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ def provider_metadata(
         "userinfo_endpoint": f"{issuer}/userinfo",
         "jwks_uri": f"{issuer}/jwks",
         "pushed_authorization_request_endpoint": f"{issuer}/par",
+        "end_session_endpoint": f"{issuer}/logout",
         "require_pushed_authorization_requests": False,
         "scopes_supported": list(SUPPORTED_SCOPES),
         "response_types_supported": ["code"],
@@ -65,6 +68,9 @@ def provider_metadata(
         "prompt_values_supported": ["none", "login"],
         "ui_locales_supported": ["sv", "en"],
         "authorization_response_iss_parameter_supported": True,
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
+        "frontchannel_logout_supported": False,
         DISCO + "userMessageSupported": user_message_supported,
         DISCO + "userMessageSupportedMimeTypes": list(MIME_TYPES),
         DISCO + "authnProviderSupported": True,

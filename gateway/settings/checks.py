@@ -34,6 +34,7 @@ def check_settings(settings: Settings) -> list[Problem]:
         if client.jwks_uri and not settings.development and not client.jwks_uri.startswith("https://"):
             # The client's signing keys: fetched over plain http they could be swapped in transit.
             problems.append(Problem(file, f"clients[{index}].jwks_uri", "must use https"))
+        problems.extend(_check_logout_uris(settings, index))
     problems.extend(_check_service_providers(settings))
     if not settings.development:
         problems.extend(_check_trust(settings))
@@ -59,6 +60,31 @@ def check_settings(settings: Settings) -> list[Problem]:
                         f"{settings.keys_dir / name} is missing: run `eid-gateway keys generate`",
                     )
                 )
+    return problems
+
+
+def _check_logout_uris(settings: Settings, index: int) -> list[Problem]:
+    """A client's logout URIs: no fragment, https outside development.
+
+    `post_logout_redirect_uris` follow the redirect URIs' rule (RP-Initiated Logout 1.0 3.1). The
+    `backchannel_logout_uri` receives logout tokens, which name the citizen's session: Back-Channel
+    Logout 1.0 2.2 says it SHOULD use https and MAY use http where the OP allows, which only
+    development does; a fragment is never sent, so one would only mislead.
+    """
+    file = settings.source
+    client = settings.clients[index]
+    problems: list[Problem] = []
+    named = [("post_logout_redirect_uris", uri) for uri in client.post_logout_redirect_uris]
+    if client.backchannel_logout_uri is not None:
+        named.append(("backchannel_logout_uri", client.backchannel_logout_uri))
+    for name, uri in named:
+        key = f"clients[{index}].{name}"
+        if "#" in uri:
+            problems.append(Problem(file, key, "must not contain a fragment"))
+        elif name == "backchannel_logout_uri" and not uri.startswith(("https://", "http://")):
+            problems.append(Problem(file, key, f"{uri} must be an http(s) URL: the gateway POSTs to it"))
+        elif not settings.development and not uri.startswith("https://"):
+            problems.append(Problem(file, key, f"{uri} must use https"))
     return problems
 
 

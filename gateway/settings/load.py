@@ -220,6 +220,7 @@ def _client(reader: Reader) -> ClientSettings | None:
             "client_name", "post_logout_redirect_uris", "scopes", "subject_type", "sector_identifier",
             "accept_coordination_number", "logo_uri", "default_acr_values", "userinfo_signed_response_alg",
             "client_name#sv", "client_name#en", "contacts", "client_uri", "sp", "theme",
+            "backchannel_logout_uri", "backchannel_logout_session_required",
         }
     )  # fmt: skip
     client_id = reader.text("client_id")
@@ -263,6 +264,8 @@ def _client(reader: Reader) -> ClientSettings | None:
         jwks=jwks,
         jwks_uri=jwks_uri,
         post_logout_redirect_uris=reader.strings("post_logout_redirect_uris"),
+        backchannel_logout_uri=reader.text("backchannel_logout_uri", None),
+        backchannel_logout_session_required=reader.flag("backchannel_logout_session_required", False),
         scopes=reader.strings("scopes", ("openid",)),
         subject_type=subject_type or "pairwise",
         sector_identifier=sector,

@@ -33,6 +33,11 @@ class ClientSettings:
     jwks: Mapping[str, object] | None = None
     jwks_uri: str | None = None
     post_logout_redirect_uris: tuple[str, ...] = ()
+    """Where `/logout` may send the browser afterwards, by exact string match (RP-Initiated Logout 1.0 3)."""
+    backchannel_logout_uri: str | None = None
+    """Where a logout token is POSTed when the citizen logs out (Back-Channel Logout 1.0 2.2); None: not told."""
+    backchannel_logout_session_required: bool = False
+    """The client needs `sid` in logout tokens (Back-Channel Logout 1.0 2.2); the gateway always sends it."""
     scopes: tuple[str, ...] = ("openid",)
     subject_type: str = "pairwise"
     sector_identifier: str = ""

@@ -66,6 +66,16 @@ def session(sid: str) -> str:
     return f"sess:{{{_own(sid)}}}"
 
 
+def logout(logout_id: str) -> str:
+    """A logout waiting for the citizen's confirmation (RP-Initiated Logout 1.0 2), taken once."""
+    return f"logout:{{{_own(logout_id)}}}"
+
+
+def backchannel_count(client_id: str, outcome: str) -> str:
+    """How many back-channel logout notifications to one client ended with ``outcome`` (for /metrics)."""
+    return f"count:backchannel:{{{_digest_parts(client_id, outcome)}}}"
+
+
 def par(request_uri: str) -> str:
     """A pushed authorization request (RFC 9126); the client sends the URI back, so it is hashed."""
     return f"par:{{{digest(request_uri)}}}"

@@ -112,6 +112,14 @@ class SigningKeys:
         """The key id put in the header of every token we sign."""
         return self._snapshot.active.kid
 
+    def verification_key(self, kid: str) -> tuple[JwkKey, str] | None:
+        """The published key ``kid`` (next, active or previous) and its algorithm: what verifies a token we
+        signed, such as an `id_token_hint` (RP-Initiated Logout 1.0 2); None for a key we do not publish."""
+        for key in self._snapshot.published:
+            if key.kid == kid:
+                return key, _alg(key)
+        return None
+
     def decryption_keys(self) -> tuple[RSAKey, ...]:
         """Every key a request object may have been encrypted to: next, active, previous."""
         return self._snapshot.decryption

@@ -28,6 +28,9 @@ class ErrorPage:
 
 _AGAIN: Final = _l("Go back to the e-service and log in again.")
 _CONTACT_SERVICE: Final = _l("Contact the e-service you tried to use. There is nothing wrong with your e-ID.")
+_LOGOUT_AGAIN: Final = _l(
+    "You may still be logged in. Log out again from the e-service, or close all browser windows to end your login."
+)
 
 GENERIC: Final = ErrorPage(
     _l("The login could not be completed"),
@@ -114,6 +117,16 @@ PAGES: Final[dict[str, ErrorPage]] = {
         _l("Coordination numbers are not accepted"),
         _l("This e-service accepts only personal identity numbers, and your e-ID carries a coordination number."),
         _l("Contact the e-service to find out how else you can use it."),
+    ),
+    "logout_refused": ErrorPage(
+        _l("The logout could not be completed"),
+        _l("The e-service asked to log you out in a way that could not be verified."),
+        _LOGOUT_AGAIN,
+    ),
+    "logout_expired": ErrorPage(
+        _l("The logout has expired"),
+        _l("The logout page was open too long, or it was used in another browser or window."),
+        _LOGOUT_AGAIN,
     ),
     "unavailable": ErrorPage(
         _l("The service is temporarily unavailable"),

@@ -1,5 +1,5 @@
-"""axe-core scans of the citizen's pages: the chooser and every error page, in Swedish and English,
-at phone (375 px) and desktop (1280 px) widths, with zero violations of WCAG 2.0/2.1 A and AA and
+"""axe-core scans of the citizen's pages: the chooser, the logout pages and every error page, in Swedish and
+English, at phone (375 px) and desktop (1280 px) widths, with zero violations of WCAG 2.0/2.1 A and AA and
 axe's best practices.
 
 axe is injected with Playwright's add_script_tag, which the page's CSP would refuse (no inline or
@@ -90,6 +90,21 @@ def test_sandbox_and_demo_pages_have_no_violations(new_page: Callable[..., Page]
     page.locator("button[type=submit]").first.click()
     page.wait_for_url("**/sandbox/idp/sso?**")
     assert at_each_width(page) == {}
+
+
+@pytest.mark.parametrize("lang", ["sv", "en"])
+def test_logout_pages_have_no_violations(new_page: Callable[..., Page], lang: str) -> None:
+    """The logout question, "you are logged out" and "you are still logged in" (their errors are above)."""
+    page = new_page(locale=LOCALES[lang], bypass_csp=True)
+    found = {}
+    for path, marker in (("/logout", "confirm"), ("/logout/done", "done"), ("/logout/done?stayed=1", "stayed")):
+        page.goto(path)
+        assert page.get_attribute("h1", "data-logout") == marker
+        assert page.get_attribute("html", "lang") == lang
+        violations = at_each_width(page)
+        if violations:
+            found[path] = violations
+    assert found == {}
 
 
 def test_the_scan_reports_a_violation(new_page: Callable[..., Page]) -> None:

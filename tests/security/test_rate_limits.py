@@ -88,6 +88,16 @@ def test_acs_burst_gets_429(gateway: RunningGateway) -> None:
         _throttled(answer)
 
 
+def test_logout_burst_counts_with_authorize(gateway: RunningGateway) -> None:
+    """Each /logout without a valid hint stores a pending question, so it is limited as /authorize is."""
+    _fresh_window()
+    attacker = _client_at("127.0.0.7")
+    answers = [attacker.get(f"{gateway.url}/logout", timeout=10) for _ in range(LIMIT + 2)]
+    assert all(a.status_code == 200 for a in answers[:LIMIT]), [a.status_code for a in answers]
+    for answer in answers[LIMIT:]:
+        _throttled(answer)
+
+
 def test_client_secret_guessing_is_locked_out_per_client_and_address(gateway: RunningGateway) -> None:
     """After a few wrong secrets from one address, that address may not try that client again this window,
     not even with the right secret (so a later success cannot confirm a guess); the real e-service, from its
