@@ -7,9 +7,9 @@ same transaction (the language switch), and it can remember the citizen's choice
 a signed cookie, only when the citizen ticks the box; the page offers to forget it. A second form,
 with the same token, cancels the login and returns the citizen to the e-service.
 
-The logout question is a form of the same kind (a token, a SameSite=Lax cookie). Its page states its
-own Content-Security-Policy: the answer is redirected to the e-service's validated
-`post_logout_redirect_uri`, and browsers check `form-action` along that redirect too.
+The logout question is a form of the same kind (a token, a SameSite=Lax cookie). Both pages let their
+forms lead to the e-service's validated redirect URI (`allow_form_redirect_to`): a cancel or a logout
+is answered with a redirect there, and browsers check `form-action` along that redirect too.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from gateway.web.branding import branding
 from gateway.web.i18n import negotiate
 from gateway.web.i18n import page_language
 from gateway.web.i18n import set_switch_target
-from gateway.web.security import content_security_policy
+from gateway.web.security import allow_form_redirect_to
 
 blueprint = Blueprint("login", __name__)
 
@@ -83,6 +83,7 @@ def _chooser_page(outcome: flow.Chooser, *, missing_choice: bool = False) -> Bas
     remembered = _cookie_value(REMEMBER_COOKIE, REMEMBER_MAX_AGE)
     remembered = remembered if remembered in offered else None
     set_switch_target(url_for("login.show_chooser", tx=transaction.id))
+    allow_form_redirect_to(transaction.params["redirect_uri"])  # Cancel goes back to the e-service
     html = render_template(
         "chooser.html",
         brand_name=brand.name(language),
@@ -231,9 +232,9 @@ def _render_logout(outcome: logout_flow.LogoutOutcome, *, status: int) -> BaseRe
         html = render_template(
             "logout_confirm.html", logout_id=pending.id, csrf=pending.csrf, **_brand(pending.target.client_id)
         )
+        if pending.target.redirect_uri:
+            allow_form_redirect_to(pending.target.redirect_uri)
         response = Response(html)
-        redirect_uri = pending.target.redirect_uri
-        response.headers["Content-Security-Policy"] = content_security_policy([redirect_uri] if redirect_uri else [])
         _set_cookies(response, outcome.cookies)
         return response
     url = outcome.target.url if isinstance(outcome, logout_flow.LoggedOut) else None

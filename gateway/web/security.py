@@ -6,7 +6,9 @@ files), images only from the gateway, no framing (``frame-ancestors 'none'``), n
 origins of the configured providers, because browsers also check the redirect that follows a form
 POST (the chooser's POST is answered with a 303 to the chosen provider). The origins are computed
 from the providers' trusted metadata, at start and again after every metadata refresh, never a
-blanket ``https:``.
+blanket ``https:``. A page whose form is answered with a redirect to one e-service (the chooser's
+cancel, the logout question) names that e-service's validated redirect URI with
+`allow_form_redirect_to`, for that response only.
 
 Also: no MIME sniffing, no referrer (URLs carry codes and state), and no caching of anything unless
 a response says it may be cached (static files and logos, which carry no state).
@@ -18,6 +20,8 @@ from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from flask import Response
+from flask import g
+from flask import has_request_context
 
 
 def origin(url: str) -> str | None:
@@ -37,6 +41,16 @@ def content_security_policy(form_action: Iterable[str] = ()) -> str:
     )
 
 
+def allow_form_redirect_to(url: str) -> None:
+    """Let the forms of the response being made also lead to ``url``'s origin (besides the usual ones).
+
+    For a form answered with a redirect to an e-service: browsers check ``form-action`` against that
+    redirect too, so without this the citizen's browser would block the way back. ``url`` must be a
+    URI already validated for the client (an exact registered redirect URI).
+    """
+    g.eidgw_form_targets = (*g.get("eidgw_form_targets", ()), url)
+
+
 class SecurityHeaders:
     """The ``after_request`` hook that sets the headers on every response.
 
@@ -46,16 +60,19 @@ class SecurityHeaders:
     """
 
     def __init__(self, form_action: Iterable[str] = ()) -> None:
-        self._csp = content_security_policy(form_action)
+        self.allow_forms_to(form_action)
 
     def allow_forms_to(self, form_action: Iterable[str]) -> None:
         """Replace the origins forms may lead to (besides the gateway itself)."""
-        self._csp = content_security_policy(form_action)
+        targets = tuple(form_action)
+        self._policy = (targets, content_security_policy(targets))
 
     def __call__(self, response: Response) -> Response:
         """Set the headers ``response`` does not set itself."""
         headers = response.headers
-        headers.setdefault("Content-Security-Policy", self._csp)
+        targets, policy = self._policy
+        extra = g.get("eidgw_form_targets", ()) if has_request_context() else ()
+        headers.setdefault("Content-Security-Policy", content_security_policy((*targets, *extra)) if extra else policy)
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "no-referrer")
         headers.setdefault("X-Frame-Options", "DENY")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+from urllib.parse import urlsplit
 
 import requests
 
@@ -239,14 +240,15 @@ def test_forgetting_needs_the_csrf_token(gateway: RunningGateway) -> None:
 # --- headers ------------------------------------------------------------------------------------
 
 
-def _assert_headers(response: requests.Response, gateway: RunningGateway) -> None:
+def _assert_headers(response: requests.Response, gateway: RunningGateway, *also: str) -> None:
+    """Every page's headers; ``also``: the e-service origins this page's forms may lead back to."""
     csp = response.headers["Content-Security-Policy"]
     directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
     assert directives["default-src"] == "'none'"
     assert directives["style-src"] == "'self'"
     assert directives["frame-ancestors"] == "'none'"
-    assert sorted(directives["form-action"].split()) == ["'self'", "https://idp.test.example",
-                                                         "https://other-idp.test.example"]  # fmt: skip
+    assert sorted(directives["form-action"].split()) == sorted(["'self'", "https://idp.test.example",
+                                                                "https://other-idp.test.example", *also])  # fmt: skip
     assert "unsafe-inline" not in csp
     assert "script-src" not in csp  # default-src 'none': no script at all
     assert response.headers["X-Content-Type-Options"] == "nosniff"
@@ -255,7 +257,10 @@ def _assert_headers(response: requests.Response, gateway: RunningGateway) -> Non
 
 
 def test_chooser_and_error_pages_carry_the_security_headers(gateway: RunningGateway) -> None:
-    _assert_headers(_steps(gateway).start(), gateway)
+    steps = _steps(gateway)
+    # The chooser's Cancel is answered with a redirect to the e-service: form-action must allow it (CSP 3).
+    rp_origin = "{0.scheme}://{0.netloc}".format(urlsplit(steps.rp.client.redirect_uri))
+    _assert_headers(steps.start(), gateway, rp_origin)
     _assert_headers(requests.get(f"{gateway.url}/authorize?client_id=nobody", timeout=10), gateway)
     _assert_headers(requests.get(f"{gateway.url}/no/such/page", timeout=10), gateway)
 

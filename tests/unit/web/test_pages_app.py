@@ -15,6 +15,8 @@ from flask.testing import FlaskClient
 from gateway.app import create_app
 from gateway.settings.load import load_settings
 from gateway.web.error_pages import PAGES
+from gateway.web.security import SecurityHeaders
+from gateway.web.security import allow_form_redirect_to
 from gateway.web.security import content_security_policy
 from gateway.web.security import origin
 
@@ -46,6 +48,25 @@ def test_policy_lists_exactly_the_given_origins() -> None:
     assert "form-action 'self' https://a.example https://b.example;" in policy
     assert "https:;" not in policy
     assert "form-action 'self';" in content_security_policy()
+
+
+def test_a_page_may_add_its_e_service_to_form_action_for_itself_only() -> None:
+    app = Flask(__name__)
+    app.after_request(SecurityHeaders(["https://idp.example/sso"]))
+
+    @app.get("/back")
+    def back() -> str:
+        allow_form_redirect_to("https://rp.example/callback?x=1")
+        return "form"
+
+    @app.get("/plain")
+    def plain() -> str:
+        return "page"
+
+    client = app.test_client()
+    with_rp = client.get("/back").headers["Content-Security-Policy"]
+    assert "form-action 'self' https://idp.example https://rp.example;" in with_rp
+    assert "form-action 'self' https://idp.example;" in client.get("/plain").headers["Content-Security-Policy"]
 
 
 def test_every_page_gets_the_policy_with_the_sandbox_sso_origin(client: FlaskClient) -> None:
