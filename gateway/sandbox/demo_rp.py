@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from typing import Final
+from urllib.parse import urlencode
 from urllib.parse import urlsplit
 
 import requests
@@ -81,6 +82,7 @@ def demo_client(base_url: str, secret: str) -> ClientSettings:
     return ClientSettings(
         client_id=CLIENT_ID,
         redirect_uris=(redirect_uri,),
+        post_logout_redirect_uris=(base_url + "/",),
         auth_method="client_secret_basic",
         display_name={"sv": "Demotjänst", "en": "Demo e-service"},
         # Shows what an e-service's theme looks like on the chooser (contrast-checked as config would be).
@@ -326,7 +328,13 @@ def callback() -> BaseResponse:
 
 @blueprint.post("/demo/logout")
 def logout() -> BaseResponse:
-    """Forget the demo's claims (the gateway's own SSO session is untouched)."""
-    response = redirect(url_for("demo.index"), 303)
+    """Forget the demo's claims, then log out at the gateway too (OpenID Connect RP-Initiated Logout).
+
+    The demo keeps no ID token to send as ``id_token_hint``, so the gateway asks the citizen first,
+    ends the SSO session and sends the browser back to the registered ``post_logout_redirect_uri``.
+    """
+    demo = _demo()
+    query = urlencode({"client_id": CLIENT_ID, "post_logout_redirect_uri": demo.base_url + "/"})
+    response = redirect(f"{demo.base_url}/logout?{query}", 303)
     response.delete_cookie(CLAIMS_COOKIE, path="/")
     return response

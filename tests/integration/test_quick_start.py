@@ -77,6 +77,30 @@ def test_demo_login_through_the_sandbox(dev_gateway: str) -> None:
     assert "http://id.elegnamnden.se/loa/1.0/loa3" in done.text
 
 
+def test_the_demos_log_out_ends_the_gateway_session_too(dev_gateway: str) -> None:
+    """The demo's "Log out" goes through the gateway's end_session_endpoint: asked, then back to the demo."""
+    browser = requests.Session()
+    idp_page = browser.get(f"{dev_gateway}/demo/login", timeout=10)
+    action, fields, _ = next(f for f in _forms(idp_page.text) if "199203102380" in f[2])
+    home = browser.post(action, data=fields, timeout=10)
+    assert "199203102380" in home.text
+    sso = browser.get(f"{dev_gateway}/demo/login", timeout=10)
+    assert sso.url == f"{dev_gateway}/", "a second login is answered from the gateway's session"
+    logout_action, logout_fields, _ = next(f for f in _forms(sso.text) if f[0].endswith("/demo/logout"))
+    asked = browser.post(f"{dev_gateway}{logout_action}", data=logout_fields, timeout=10)
+    assert asked.status_code == 200
+    assert asked.url.startswith(f"{dev_gateway}/logout?")
+    form = re.search(r'<form[^>]*method="post" action="([^"]+)"', asked.text)
+    assert form, asked.text
+    confirm_action = html.unescape(form.group(1))
+    confirm_fields = dict(re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', asked.text))
+    back = browser.post(f"{dev_gateway}{confirm_action}", data={**confirm_fields, "action": "logout"}, timeout=15)
+    assert back.url == f"{dev_gateway}/"
+    assert "199203102380" not in back.text
+    again = browser.get(f"{dev_gateway}/demo/login", timeout=10)
+    assert again.url.startswith(f"{dev_gateway}/sandbox/idp/sso"), "the gateway session is gone"
+
+
 def test_cancel_in_the_sandbox_reaches_the_demo_as_access_denied(dev_gateway: str) -> None:
     browser = requests.Session()
     idp_page = browser.get(f"{dev_gateway}/demo/login", timeout=10)
