@@ -28,7 +28,7 @@ from gateway.sandbox.idp import SandboxRequestError
 from gateway.web.error_pages import PAGES
 from gateway.web.errors import citizen_page
 from gateway.web.i18n import page_language
-from gateway.web.security import content_security_policy
+from gateway.web.security import allow_form_redirect_to
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +50,12 @@ def _page(offer: SandboxOffer | None, status: int) -> Response:
         brand_name=provider.display_name.get(page_language()) or provider.display_name["sv"],
         offer=offer,
     )
-    response = Response(html, status=status)
     # The forms here POST to the ACS, which redirects (via resume) to the e-service: browsers check
-    # form-action along that chain, so this page, unlike the gateway's, must allow the clients' origins.
-    redirect_uris = [uri for client in services.login.oidc.context.clients for uri in client.settings.redirect_uris]
-    response.headers["Content-Security-Policy"] = content_security_policy(redirect_uris)
-    return response
+    # form-action along that chain, so this page must allow the clients' origins.
+    for client in services.login.oidc.context.clients:
+        for uri in client.settings.redirect_uris:
+            allow_form_redirect_to(uri)
+    return Response(html, status=status)
 
 
 @blueprint.get(ERROR_PREVIEW_PATH + "/<code>")
