@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 from cryptography import x509
@@ -36,6 +35,7 @@ from saml2.xmldsig import SIG_RSA_SHA256
 
 from gateway.trust.certs import KeyPair
 from gateway.trust.certs import cert_body
+from tests.peers.loopback import LoopbackServer
 
 XMLSEC1 = "/usr/bin/xmlsec1"
 NS_MD = "urn:oasis:names:tc:SAML:2.0:metadata"
@@ -160,7 +160,7 @@ def sign(xml: str, signer: KeyPair, *, sign_alg: str = SIG_RSA_SHA256, digest_al
         return (folder / "out.xml").read_bytes()
 
 
-class FeedServer:
+class FeedServer(LoopbackServer):
     """Serves ``document`` at ``url`` on 127.0.0.1, counting GETs; ``delay`` slows every answer."""
 
     def __init__(self, document: bytes = b"", *, delay: float = 0.0) -> None:
@@ -185,19 +185,7 @@ class FeedServer:
             def log_message(self, format: str, *args: object) -> None:
                 """Quiet: the tests count requests instead."""
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/md.xml"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> FeedServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
+        super().__init__(Handler, "/md.xml")
 
 
 @contextmanager

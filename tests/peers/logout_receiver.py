@@ -1,6 +1,6 @@
 """An e-service's back-channel logout endpoint for the tests: records every POST it receives.
 
-Like `tests.peers.federation.FeedServer`, a threaded HTTP server on the loopback interface. It answers
+A `tests.peers.loopback.LoopbackServer`, like `tests.peers.federation.FeedServer`. It answers
 with ``status`` (a ``Location`` for 3xx, so a client that followed redirects would be seen coming back
 with a GET), after ``delay`` seconds, so tests can make an e-service slow. `down_url` is an address
 nothing listens on.
@@ -13,8 +13,9 @@ import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
-from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs
+
+from tests.peers.loopback import LoopbackServer
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class ReceivedPost:
     form: dict[str, list[str]]
 
 
-class LogoutReceiver:
+class LogoutReceiver(LoopbackServer):
     """Serves ``/backchannel-logout`` on 127.0.0.1; see the module docstring."""
 
     def __init__(self, *, status: int = 200, delay: float = 0.0) -> None:
@@ -64,19 +65,7 @@ class LogoutReceiver:
             def log_message(self, format: str, *args: object) -> None:
                 """Quiet: the tests read `posts`."""
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/backchannel-logout"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> LogoutReceiver:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
+        super().__init__(Handler, "/backchannel-logout")
 
 
 def down_url() -> str:
