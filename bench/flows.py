@@ -38,8 +38,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bench.idp import BenchIdP
 
-TX_COOKIE = "eidgw_tx"
-SESSION_COOKIE = "eidgw_sid"
+TX_COOKIE = "__Host-eidgw_tx"  # production settings: Secure cookies carry the __Host- prefix
+SESSION_COOKIE = "__Host-eidgw_sid"
 PROXY_HEADERS = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "127.0.0.1"}
 _BASE64_FORM = str.maketrans({"+": "%2B", "/": "%2F", "=": "%3D"})
 

@@ -14,6 +14,7 @@ is answered with a redirect there, and browsers check `form-action` along that r
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from collections.abc import Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -105,7 +106,8 @@ def _services() -> flow.LoginServices:
 
 
 def _cookie_value(name: str, max_age: int) -> str | None:
-    return _services().binder.read(name, request.cookies.get(name), max_age)
+    binder = _services().binder
+    return binder.read(name, request.cookies.get(binder.wire_name(name)), max_age)
 
 
 def _set_cookies(response: BaseResponse, cookies: tuple[CookieSpec, ...]) -> None:
@@ -121,14 +123,20 @@ def _set_cookies(response: BaseResponse, cookies: tuple[CookieSpec, ...]) -> Non
         )
 
 
+def _clear_cookies(response: BaseResponse, names: Iterable[str]) -> None:
+    """Delete the gateway's cookies ``names`` (with the attributes a ``__Host-`` cookie must be deleted with)."""
+    binder = _services().binder
+    for name in names:
+        response.delete_cookie(binder.wire_name(name), path="/", secure=binder.secure, httponly=True, samesite="Lax")
+
+
 def _render(outcome: flow.Outcome, *, status: int = 302) -> BaseResponse:
     response: BaseResponse
     if isinstance(outcome, flow.Chooser):
         response = _chooser_page(outcome)
     else:
         response = redirect(outcome.url, status)
-        for name in outcome.clear_cookies:
-            response.delete_cookie(name, path="/")
+        _clear_cookies(response, outcome.clear_cookies)
     _set_cookies(response, outcome.cookies)
     return response
 
@@ -166,13 +174,9 @@ def choose() -> BaseResponse:
         return _chooser_page(flow.chooser_for(services, transaction, csrf), missing_choice=True)
     response = _render(flow.choose(services, transaction, provider_id, csrf), status=303)
     if request.form.get("remember"):
-        remember = services.binder.cookie(REMEMBER_COOKIE, provider_id, REMEMBER_MAX_AGE)
-        response.set_cookie(
-            remember.name, remember.value, max_age=remember.max_age, path="/", secure=remember.secure,
-            httponly=True, samesite="Lax",
-        )  # fmt: skip
+        _set_cookies(response, (services.binder.cookie(REMEMBER_COOKIE, provider_id, REMEMBER_MAX_AGE),))
     else:
-        response.delete_cookie(REMEMBER_COOKIE, path="/")
+        _clear_cookies(response, (REMEMBER_COOKIE,))
     return response
 
 
@@ -190,7 +194,7 @@ def forget() -> Any:
     transaction = _transaction(request.form.get("tx"))
     flow.chooser_for(_services(), transaction, request.form.get("csrf", ""))
     response = redirect(url_for("login.show_chooser", tx=transaction.id), 303)
-    response.delete_cookie(REMEMBER_COOKIE, path="/")
+    _clear_cookies(response, (REMEMBER_COOKIE,))
     return response
 
 
@@ -242,8 +246,7 @@ def _render_logout(outcome: logout_flow.LogoutOutcome, *, status: int) -> BaseRe
         response = redirect(url, status)
     else:
         response = _logout_done_page(outcome.target.client_id, stayed=isinstance(outcome, logout_flow.StillLoggedIn))
-    for name in outcome.clear_cookies:
-        response.delete_cookie(name, path="/")
+    _clear_cookies(response, outcome.clear_cookies)
     return response
 
 

@@ -12,6 +12,7 @@ import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from http.cookiejar import Cookie
 from pathlib import Path
 from typing import Any
@@ -111,13 +112,52 @@ def test_login_cookies_are_httponly_and_samesite_lax(gateway: RunningGateway) ->
         assert "secure" not in flags
 
 
-def test_cookies_are_secure_outside_development(production: RunningGateway) -> None:
+def test_cookies_are_secure_and_host_only_outside_development(production: RunningGateway) -> None:
+    """Secure, and named ``__Host-``: browsers then keep them only as set by this host for Path=/, with no
+    Domain, so a sibling subdomain can neither plant nor shadow them (RFC 6265bis 4.1.3.2)."""
     rp = Rp.for_client(production, "basic-rp")
     url = rp.authorization_url(**{"https://id.oidc.se/param/authnProvider": production.peers["idp"].entity_id})
     response = requests.get(url, headers=PROXY, allow_redirects=False, timeout=10)
     assert response.status_code == 302, response.text
-    flags = {flag.strip().lower() for flag in _set_cookie_headers(response)["eidgw_tx"].split(";")[1:]}
+    cookies = _set_cookie_headers(response)
+    assert "eidgw_tx" not in cookies
+    flags = {flag.strip().lower() for flag in cookies["__Host-eidgw_tx"].split(";")[1:]}
     assert {"secure", "httponly", "samesite=lax", "path=/"} <= flags
+    assert not any(flag.startswith("domain=") for flag in flags)
+
+
+def _production_browser(production: RunningGateway) -> LoginSteps:
+    """A login that reached the resume step on the production gateway, its transaction cookie in the jar."""
+    browser = requests.Session()
+    browser.headers.update(PROXY)
+    steps = LoginSteps(browser, Rp.for_client(production, "basic-rp"), production.peers["idp"])
+    assert steps.start(**{"https://id.oidc.se/param/authnProvider": steps.peer.entity_id}).status_code == 302
+    assert [(c.name, c.secure) for c in browser.cookies] == [("__Host-eidgw_tx", True)]
+    for cookie in browser.cookies:
+        cookie.secure = False  # the test speaks plain http on the proxy's inner side, where a browser had TLS
+    posted = steps.respond()
+    # The provider posts to the public ACS URL; the test reaches it through the proxy's inner side.
+    assert steps.post_to_acs(replace(posted, acs_url=f"{production.url}/saml/acs")).status_code == 303
+    return steps
+
+
+def test_a_login_completes_with_host_prefixed_cookies_outside_development(production: RunningGateway) -> None:
+    steps = _production_browser(production)
+    resumed = steps.resume()
+    assert resumed.status_code == 302, resumed.text
+    assert "code" in query(steps.callback_url)
+    assert "__Host-eidgw_sid" in steps.browser.cookies
+
+
+def test_an_unprefixed_cookie_is_not_read_outside_development(production: RunningGateway) -> None:
+    """What a sibling subdomain could set (no ``__Host-``) is not the gateway's cookie."""
+    steps = _production_browser(production)
+    value = steps.browser.cookies.get("__Host-eidgw_tx")
+    steps.browser.cookies.clear()
+    steps.browser.cookies.set("eidgw_tx", value)
+    refused = steps.resume()
+    assert refused.status_code == 400
+    assert error_code(refused) in ("session_mismatch", "expired")
 
 
 def test_planted_session_id_is_never_adopted(gateway: RunningGateway) -> None:
