@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from gateway.errors import Problem
 from gateway.mapping.attributes import load_profiles
+from gateway.settings.schema import ClientSettings
 from gateway.settings.schema import Settings
+
+
+def _at(client: ClientSettings, name: str, message: str) -> Problem:
+    """A problem with ``client``'s setting ``name``, located where the operator wrote the client."""
+    return Problem(client.written_in[0], client.config_key(name), message)
 
 
 def check_settings(settings: Settings) -> list[Problem]:
@@ -22,19 +28,19 @@ def check_settings(settings: Settings) -> list[Problem]:
             Problem(file, "store.url", "the in-process store cannot be shared by several workers: use redis://")
         )
     seen: set[str] = set()
-    for index, client in enumerate(settings.clients):
+    for client in settings.clients:
         if client.client_id in seen:
-            problems.append(Problem(file, f"clients[{index}].client_id", f"{client.client_id!r} is registered twice"))
+            problems.append(_at(client, "client_id", f"{client.client_id!r} is registered twice"))
         seen.add(client.client_id)
         for uri in client.redirect_uris:
             if "#" in uri:
-                problems.append(Problem(file, f"clients[{index}].redirect_uris", "must not contain a fragment"))
+                problems.append(_at(client, "redirect_uris", "must not contain a fragment"))
             elif not settings.development and not uri.startswith("https://"):
-                problems.append(Problem(file, f"clients[{index}].redirect_uris", f"{uri} must use https"))
+                problems.append(_at(client, "redirect_uris", f"{uri} must use https"))
         if client.jwks_uri and not settings.development and not client.jwks_uri.startswith("https://"):
             # The client's signing keys: fetched over plain http they could be swapped in transit.
-            problems.append(Problem(file, f"clients[{index}].jwks_uri", "must use https"))
-        problems.extend(_check_logout_uris(settings, index))
+            problems.append(_at(client, "jwks_uri", "must use https"))
+        problems.extend(_check_logout_uris(settings, client))
     problems.extend(_check_service_providers(settings))
     if not settings.development:
         problems.extend(_check_trust(settings))
@@ -63,7 +69,7 @@ def check_settings(settings: Settings) -> list[Problem]:
     return problems
 
 
-def _check_logout_uris(settings: Settings, index: int) -> list[Problem]:
+def _check_logout_uris(settings: Settings, client: ClientSettings) -> list[Problem]:
     """A client's logout URIs: no fragment, https outside development.
 
     `post_logout_redirect_uris` follow the redirect URIs' rule (RP-Initiated Logout 1.0 3.1). The
@@ -71,20 +77,17 @@ def _check_logout_uris(settings: Settings, index: int) -> list[Problem]:
     Logout 1.0 2.2 says it SHOULD use https and MAY use http where the OP allows, which only
     development does; a fragment is never sent, so one would only mislead.
     """
-    file = settings.source
-    client = settings.clients[index]
     problems: list[Problem] = []
     named = [("post_logout_redirect_uris", uri) for uri in client.post_logout_redirect_uris]
     if client.backchannel_logout_uri is not None:
         named.append(("backchannel_logout_uri", client.backchannel_logout_uri))
     for name, uri in named:
-        key = f"clients[{index}].{name}"
         if "#" in uri:
-            problems.append(Problem(file, key, "must not contain a fragment"))
+            problems.append(_at(client, name, "must not contain a fragment"))
         elif name == "backchannel_logout_uri" and not uri.startswith(("https://", "http://")):
-            problems.append(Problem(file, key, f"{uri} must be an http(s) URL: the gateway POSTs to it"))
+            problems.append(_at(client, name, f"{uri} must be an http(s) URL: the gateway POSTs to it"))
         elif not settings.development and not uri.startswith("https://"):
-            problems.append(Problem(file, key, f"{uri} must use https"))
+            problems.append(_at(client, name, f"{uri} must use https"))
     return problems
 
 
@@ -102,9 +105,9 @@ def _check_service_providers(settings: Settings) -> list[Problem]:
         if sp.attribute_set is not None and sp.attribute_set not in known_sets:
             problems.append(Problem(file, f"{key}.attribute_set", f"must be one of {', '.join(known_sets)}"))
     sp_ids = {sp.id for sp in settings.saml.service_providers}
-    for index, client in enumerate(settings.clients):
+    for client in settings.clients:
         if client.sp is not None and client.sp not in sp_ids:
-            problems.append(Problem(file, f"clients[{index}].sp", f"{client.sp!r} is not in saml.service_providers"))
+            problems.append(_at(client, "sp", f"{client.sp!r} is not in saml.service_providers"))
     return problems
 
 
@@ -120,18 +123,15 @@ def _check_sweden_connect(settings: Settings) -> list[Problem]:
     problems: list[Problem] = []
     if settings.lifetimes.session_absolute > 3600:
         problems.append(Problem(file, "lifetimes.session_absolute", "must be at most 3600 in Sweden Connect mode"))
-    for index, client in enumerate(settings.clients):
-        key = f"clients[{index}]"
+    for client in settings.clients:
         if client.auth_method != "private_key_jwt":
-            problems.append(
-                Problem(file, f"{key}.token_endpoint_auth_method", "must be private_key_jwt in Sweden Connect mode")
-            )
+            problems.append(_at(client, "token_endpoint_auth_method", "must be private_key_jwt in Sweden Connect mode"))
         for lang in ("sv", "en"):
             if not client.display_name.get(lang):
-                problems.append(Problem(file, f"{key}.client_name#{lang}", "is required in Sweden Connect mode"))
+                problems.append(_at(client, f"client_name#{lang}", "is required in Sweden Connect mode"))
         for name in ("contacts", "logo_uri", "client_uri"):
             if not getattr(client, name):
-                problems.append(Problem(file, f"{key}.{name}", "is required in Sweden Connect mode"))
+                problems.append(_at(client, name, "is required in Sweden Connect mode"))
     return problems
 
 

@@ -277,6 +277,7 @@ def _client(reader: Reader) -> ClientSettings | None:
         client_uri=reader.text("client_uri", None),
         sp=reader.text("sp", None),
         theme=_theme(reader.child("theme")),
+        written_in=(reader.file, reader.prefix),
     )
 
 

@@ -51,6 +51,13 @@ class ClientSettings:
     """The SAML SP entity (``saml.service_providers`` id) this client logs in through; None: the default one."""
     theme: Theme = field(default_factory=Theme)
     """Colours and logo on the citizen's pages for this e-service (`gateway.settings.theme`)."""
+    written_in: tuple[str, str] = ("", "")
+    """Where the operator registered the client: (file, key of its mapping there, "" for a whole file), for messages."""
+
+    def config_key(self, name: str) -> str:
+        """The key of this client's setting ``name``, as the operator wrote it in `written_in`'s file."""
+        prefix = self.written_in[1]
+        return f"{prefix}.{name}" if prefix else name
 
 
 @dataclass(frozen=True, slots=True)

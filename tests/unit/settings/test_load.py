@@ -200,3 +200,23 @@ def test_shipped_eidas_connector_takes_a_country_hint(tmp_path: Path) -> None:
     (eidas,) = load_settings(path).providers
     assert eidas.country_hint
     assert eidas.attribute_set == "eidas-natural-person-01"
+
+
+def _client(client_id: str, redirect_uri: str) -> dict[str, object]:
+    return {"client_id": client_id, "redirect_uris": [redirect_uri],
+            "token_endpoint_auth_method": "client_secret_basic", "client_secret": "s" * 32}  # fmt: skip
+
+
+def test_clients_dir_clients_load_and_their_problems_name_their_own_file(tmp_path: Path) -> None:
+    """An operator with one file per e-service must be sent to that file, not to gateway.yaml."""
+    (tmp_path / "clients").mkdir()
+    good = _write(tmp_path / "clients", _client("good-rp", "https://good.example/cb"), "good.yaml")
+    assert load_settings(_write(tmp_path, {"clients_dir": "clients"})).clients[0].client_id == "good-rp"
+
+    bad = _write(tmp_path / "clients", {**_client("bad-rp", "https://bad.example/cb#x"), "sp": "nope"}, "bad.yaml")
+    main_file = _write(tmp_path, {"clients_dir": "clients", "clients": [_client("inline-rp", "https://i.example/#f")]})
+    problems = _problems(main_file)
+    assert (str(bad), "redirect_uris") in problems
+    assert (str(bad), "sp") in problems
+    assert (str(main_file), "clients[0].redirect_uris") in problems
+    assert not any(file == str(good) for file, _ in problems)
