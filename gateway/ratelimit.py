@@ -62,22 +62,32 @@ class RateLimiter:
         self._store = store
         self._clock = clock
 
-    def hit(self, limit: Limit, who: str) -> None:
-        """Count one event; refuse it if it is over the limit."""
-        if limit.count <= 0:
+    def hit(self, limit: Limit, who: str, *, and_check: tuple[Limit, str] | None = None) -> None:
+        """Count one event; refuse it if it is over the limit, or if ``and_check``'s limit is used up.
+
+        With ``and_check`` (a limit on failures and whose they are) both take one round trip to the store.
+        """
+        if and_check is not None and and_check[0].count > 0 and limit.count > 0:
+            key, retry_after = self._slot(limit, who)
+            other, other_retry_after = self._slot(*and_check)
+            count, raw = self._store.incr_and_get(key, retry_after + 1, other)
+            if count > limit.count:
+                raise RateLimited(limit.name, retry_after)
+            _refuse_if_used_up(and_check[0], raw, other_retry_after)
             return
-        key, retry_after = self._slot(limit, who)
-        if self._store.incr(key, ttl=retry_after + 1) > limit.count:
-            raise RateLimited(limit.name, retry_after)
+        if limit.count > 0:
+            key, retry_after = self._slot(limit, who)
+            if self._store.incr(key, ttl=retry_after + 1) > limit.count:
+                raise RateLimited(limit.name, retry_after)
+        if and_check is not None:
+            self.check(*and_check)
 
     def check(self, limit: Limit, who: str) -> None:
         """Refuse if the limit is already used up, without counting (for limits on failures)."""
         if limit.count <= 0:
             return
         key, retry_after = self._slot(limit, who)
-        raw = self._store.get(key)
-        if raw is not None and int(raw) >= limit.count:
-            raise RateLimited(limit.name, retry_after)
+        _refuse_if_used_up(limit, self._store.get(key), retry_after)
 
     def record(self, limit: Limit, who: str) -> None:
         """Count one event that already happened (a failure); refusal comes at the next `check`."""
@@ -91,6 +101,12 @@ class RateLimiter:
         window = int(now // limit.window)
         retry_after = max(1, math.ceil((window + 1) * limit.window - now))
         return keys.rate(f"{limit.name}.{window}", who), retry_after
+
+
+def _refuse_if_used_up(limit: Limit, raw: bytes | None, retry_after: int) -> None:
+    """Refuse when the stored count ``raw`` has reached ``limit``."""
+    if raw is not None and int(raw) >= limit.count:
+        raise RateLimited(limit.name, retry_after)
 
 
 def _unverified_subject(assertion: str) -> str:
@@ -125,9 +141,8 @@ def install(app: Flask, limiter: RateLimiter, limits: RateLimits) -> None:
         limit = per_endpoint.get(request.endpoint or "")
         if limit is None:
             return
-        limiter.hit(limit, caller())
-        if request.endpoint in _CLIENT_AUTH_ENDPOINTS:
-            limiter.check(failures, claimed_client())
+        authenticates = request.endpoint in _CLIENT_AUTH_ENDPOINTS
+        limiter.hit(limit, caller(), and_check=(failures, claimed_client()) if authenticates else None)
 
     @app.after_request
     def _count_failures(response: Response) -> Response:

@@ -38,6 +38,9 @@ class Store(Protocol):
     def incr(self, key: str, ttl: float) -> int:
         """Increment a counter, starting its TTL on the first increment; return the new count."""
 
+    def incr_and_get(self, key: str, ttl: float, other: str) -> tuple[int, bytes | None]:
+        """`incr` ``key`` and `get` ``other``, in one round trip; the new count and the value read."""
+
     def delete(self, *keys: str) -> None:
         """Remove keys; absent keys are ignored."""
 

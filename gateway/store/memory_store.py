@@ -93,6 +93,10 @@ class MemoryStore:
             self._data[key] = (str(count).encode("ascii"), expires)
             return count
 
+    def incr_and_get(self, key: str, ttl: float, other: str) -> tuple[int, bytes | None]:
+        """`incr` ``key``, then `get` ``other`` (no round trip to save in process)."""
+        return self.incr(key, ttl), self.get(other)
+
     def delete(self, *keys: str) -> None:
         """Remove keys; absent keys are ignored."""
         with self._lock:

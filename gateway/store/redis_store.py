@@ -127,6 +127,26 @@ class RedisStore:
 
         return self._call("incr", run)
 
+    def incr_and_get(self, key: str, ttl: float, other: str) -> tuple[int, bytes | None]:
+        """`incr` ``key`` and GET ``other`` as one pipeline: one round trip.
+
+        Not MULTI/EXEC: the two keys carry different hash tags, which a Redis Cluster cannot put in one
+        transaction. INCR and PEXPIRE NX still go in one write, as in `incr`; a counter left without
+        its TTL by a connection lost between the two would only ever count its own, past, window.
+        """
+        ms = _ttl_ms(ttl)
+        name, other_name = self._key(key), self._key(other)
+
+        def run() -> tuple[int, bytes | None]:
+            with self._redis.pipeline(transaction=False) as pipe:
+                pipe.incr(name)
+                pipe.pexpire(name, ms, nx=True)
+                pipe.get(other_name)
+                count, _, value = pipe.execute()
+            return int(count), cast("bytes | None", value)
+
+        return self._call("incr_and_get", run)
+
     def delete(self, *keys: str) -> None:
         """Remove keys; absent keys are ignored.
 

@@ -190,6 +190,19 @@ def test_add_if_absent_race_has_exactly_one_winner(store: Store) -> None:
 # --- incr ------------------------------------------------------------------
 
 
+def test_incr_and_get_counts_and_reads_the_other_key(store: Store) -> None:
+    store.put("other", b"7", ttl=10)
+    assert store.incr_and_get("n", 10, "other") == (1, b"7")
+    assert store.incr_and_get("n", 10, "absent") == (2, None)
+    assert store.get("n") == b"2"
+
+
+def test_incr_and_get_starts_the_window_like_incr(store: Store) -> None:
+    assert store.incr_and_get("n", SHORT_TTL, "other") == (1, None)
+    time.sleep(PAST_SHORT_TTL)
+    assert store.incr_and_get("n", SHORT_TTL, "other") == (1, None)
+
+
 def test_incr_counts_from_one(store: Store) -> None:
     assert [store.incr("n", ttl=10) for _ in range(3)] == [1, 2, 3]
     assert store.get("n") == b"3"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from gateway.errors import RateLimited
@@ -49,3 +51,43 @@ def test_zero_turns_a_limit_off() -> None:
     limiter = RateLimiter(MemoryStore(), Clock(0.0))
     for _ in range(100):
         limiter.hit(Limit("authorize", 0), "198.51.100.1")
+
+
+@pytest.mark.parametrize(
+    ("requests_limit", "failures_limit"), [(3, 2), (0, 2), (3, 0)], ids=["both", "requests-off", "failures-off"]
+)
+def test_hit_and_check_together_refuse_as_hit_then_check(requests_limit: int, failures_limit: int) -> None:
+    """One round trip for the token endpoint's two limits, with the refusals of the two calls it replaces."""
+    clock = Clock(600.0)
+    together, apart = RateLimiter(MemoryStore(), clock), RateLimiter(MemoryStore(), clock)
+    requests, failures = Limit("token", requests_limit), Limit("client-auth-failures", failures_limit, window=300)
+    who, client = "198.51.100.1", "rp\n198.51.100.1"
+    for limiter in (together, apart):
+        for _ in range(failures_limit):
+            limiter.record(failures, client)
+
+    def outcome(call: Callable[[], None]) -> str | None:
+        try:
+            call()
+        except RateLimited as refused:
+            return f"{refused.limit}:{refused.retry_after}"
+        return None
+
+    def separately() -> None:
+        apart.hit(requests, who)
+        apart.check(failures, client)
+
+    for _ in range(4):
+        assert outcome(lambda: together.hit(requests, who, and_check=(failures, client))) == outcome(separately)
+
+
+def test_a_request_over_its_limit_is_refused_for_that_limit_first() -> None:
+    limiter = RateLimiter(MemoryStore(), Clock(600.0))
+    requests, failures = Limit("token", 1), Limit("client-auth-failures", 1, window=300)
+    limiter.record(failures, "rp\nx")
+    with pytest.raises(RateLimited) as first:
+        limiter.hit(requests, "x", and_check=(failures, "rp\nx"))
+    assert first.value.limit == "client-auth-failures"
+    with pytest.raises(RateLimited) as second:
+        limiter.hit(requests, "x", and_check=(failures, "rp\nx"))
+    assert second.value.limit == "token"
