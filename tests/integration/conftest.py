@@ -36,13 +36,19 @@ def make_clients() -> dict[str, TestClient]:
     }
 
 
-def _gateway(tmp: Path, redis_url: str, workers: int) -> Iterator[RunningGateway]:
-    peers = {
-        "idp": PeerIdP(tmp / "idp", entity_id="https://idp.test.example/idp", sso_url="https://idp.test.example/sso",
-                       loas=(LOA3, LOA4)),
-        "other": PeerIdP(tmp / "other", entity_id="https://other-idp.test.example/idp",
-                         sso_url="https://other-idp.test.example/sso", loas=(LOA3,)),
+def make_peers(tmp: Path, *names: str) -> dict[str, PeerIdP]:
+    """The tests' e-ID providers by name: ``idp`` (loa3 and loa4), ``other`` and ``plain`` (loa3 each)."""
+    loas = {"idp": (LOA3, LOA4), "other": (LOA3,), "plain": (LOA3,)}
+    host = {"idp": "idp", "other": "other-idp", "plain": "plain-idp"}
+    return {
+        name: PeerIdP(tmp / name, entity_id=f"https://{host[name]}.test.example/idp",
+                      sso_url=f"https://{host[name]}.test.example/sso", loas=loas[name])
+        for name in names
     }  # fmt: skip
+
+
+def _gateway(tmp: Path, redis_url: str, workers: int) -> Iterator[RunningGateway]:
+    peers = make_peers(tmp, "idp", "other")
     with running_gateway(
         tmp / "gateway",
         redis_url=redis_url,

@@ -12,11 +12,9 @@ from collections.abc import Iterator
 import pytest
 
 from tests.integration.conftest import make_clients
+from tests.integration.conftest import make_peers
 from tests.integration.harness import RunningGateway
 from tests.integration.harness import running_gateway
-from tests.peers.saml_idp import LOA3
-from tests.peers.saml_idp import LOA4
-from tests.peers.saml_idp import PeerIdP
 
 
 @pytest.fixture(scope="module")
@@ -25,14 +23,7 @@ def gateway(
 ) -> Iterator[RunningGateway]:
     """The gateway under attack in this module."""
     tmp = tmp_path_factory.mktemp("security")
-    peers = {
-        "idp": PeerIdP(tmp / "idp", entity_id="https://idp.test.example/idp", sso_url="https://idp.test.example/sso",
-                       loas=(LOA3, LOA4)),
-        "other": PeerIdP(tmp / "other", entity_id="https://other-idp.test.example/idp",
-                         sso_url="https://other-idp.test.example/sso", loas=(LOA3,)),
-        "plain": PeerIdP(tmp / "plain", entity_id="https://plain-idp.test.example/idp",
-                         sso_url="https://plain-idp.test.example/sso", loas=(LOA3,)),
-    }  # fmt: skip
+    peers = make_peers(tmp, "idp", "other", "plain")
     with running_gateway(
         tmp / "gateway",
         redis_url=redis_url,
