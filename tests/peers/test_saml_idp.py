@@ -20,12 +20,9 @@ import saml2
 from lxml import etree
 from saml2 import BINDING_HTTP_POST
 from saml2 import BINDING_HTTP_REDIRECT
-from saml2 import saml
 from saml2 import samlp
-from saml2.client import Saml2Client
 from saml2.config import SPConfig
 from saml2.mdstore import MetadataStore
-from saml2.metadata import entity_descriptor
 from saml2.response import StatusError
 from saml2.response import StatusNoPassive
 from saml2.response import UnsolicitedResponse
@@ -51,8 +48,8 @@ from tests.peers.saml_idp import STATUS_NO_PASSIVE
 from tests.peers.saml_idp import STATUS_REQUESTER
 from tests.peers.saml_idp import PeerIdP
 from tests.peers.saml_idp import PeerRejected
-from tests.peers.saml_idp import PostedResponse
 from tests.peers.saml_idp import ReceivedRequest
+from tests.peers.xmlsec1_sp import Xmlsec1SP
 
 SP_ENTITY_ID = "https://sp.selftest.example/sp"
 SP_ACS = "https://sp.selftest.example/acs"
@@ -71,89 +68,20 @@ class Keys:
     stranger: KeyPair
 
 
-class SelfTestSP:
+class SelfTestSP(Xmlsec1SP):
     """A stock pysaml2 SP on the xmlsec1 backend, standing in for the gateway it is not."""
 
     def __init__(self, workdir: Path, keys: Keys, idp_metadata: str, signing: KeyPair | None = None) -> None:
-        signing = signing or keys.sp_signing
-        files = {}
-        for name, pem in (
-            ("sign.key", signing.key_pem),
-            ("sign.crt", signing.cert_pem),
-            ("enc.key", keys.sp_encryption.key_pem),
-            ("enc.crt", keys.sp_encryption.cert_pem),
-        ):
-            files[name] = workdir / name
-            files[name].write_bytes(pem)
-        self.encryption_key_file = files["enc.key"]
-        self.config = SPConfig()
-        self.config.load(
-            {
-                "entityid": SP_ENTITY_ID,
-                "key_file": str(files["sign.key"]),
-                "cert_file": str(files["sign.crt"]),
-                "encryption_keypairs": [{"key_file": str(files["enc.key"]), "cert_file": str(files["enc.crt"])}],
-                "crypto_backend": "xmlsec1",
-                "xmlsec_binary": "/usr/bin/xmlsec1",
-                "metadata": {"inline": [idp_metadata]},
-                "allow_unknown_attributes": True,
-                "accepted_time_diff": 60,
-                "service": {
-                    "sp": {
-                        "endpoints": {"assertion_consumer_service": [(SP_ACS, BINDING_HTTP_POST)]},
-                        "authn_requests_signed": True,
-                        "want_response_signed": True,
-                        "want_assertions_signed": False,
-                        "signing_algorithm": SIG_RSA_SHA256,
-                        "digest_algorithm": DIGEST_SHA256,
-                    }
-                },
-            }
-        )
-        self.client = Saml2Client(self.config)
-
-    def metadata_xml(self) -> str:
-        """SP metadata with a signing and an encryption KeyDescriptor, as pysaml2 writes it."""
-        return str(entity_descriptor(self.config))
+        super().__init__(
+            workdir, idp_metadata, entity_id=SP_ENTITY_ID, acs_url=SP_ACS,
+            signing=signing or keys.sp_signing, encryption=keys.sp_encryption,
+        )  # fmt: skip
 
     def login_url(
-        self,
-        idp_entity_id: str,
-        *,
-        loas: tuple[str, ...] = (LOA3, LOA4),
-        relay_state: str = "tx-123",
-        sign: bool = True,
-        sigalg: str = SIG_RSA_SHA256,
-        **kwargs: object,
+        self, idp_entity_id: str, *, loas: tuple[str, ...] = (LOA3, LOA4), relay_state: str = "tx-123", **kwargs: object
     ) -> tuple[str, str]:
         """A signed HTTP-Redirect AuthnRequest with RequestedAuthnContext: (request ID, URL)."""
-        requested = samlp.RequestedAuthnContext(
-            authn_context_class_ref=[saml.AuthnContextClassRef(text=loa) for loa in loas],
-            comparison="exact",
-        )
-        request_id, info = self.client.prepare_for_authenticate(
-            entityid=idp_entity_id,
-            relay_state=relay_state,
-            binding=BINDING_HTTP_REDIRECT,
-            sign=sign,
-            sigalg=sigalg,
-            digest_alg=DIGEST_SHA256,
-            requested_authn_context=requested,
-            force_authn="true",
-            **kwargs,
-        )
-        return request_id, dict(info["headers"])["Location"]
-
-    def parse(self, posted: PostedResponse, request_id: str) -> saml2.response.AuthnResponse:
-        """What the SP's ACS does with the POSTed form (InResponseTo checked against ``request_id``)."""
-        return self.client.parse_authn_request_response(
-            posted.form()["SAMLResponse"], BINDING_HTTP_POST, outstanding={request_id: "/"}
-        )
-
-    def decrypted(self, posted: PostedResponse) -> etree._Element:
-        """The Response with its assertion decrypted by xmlsec1, to look at what the peer really wrote."""
-        plain = self.client.sec.crypto.decrypt(posted.xml, str(self.encryption_key_file))
-        return etree.fromstring(plain.encode("utf-8"))
+        return super().login_url(idp_entity_id, loas=loas, relay_state=relay_state, **kwargs)
 
 
 @pytest.fixture(scope="module")

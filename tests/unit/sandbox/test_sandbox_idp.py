@@ -15,14 +15,8 @@ from urllib.parse import urlsplit
 
 import pytest
 from lxml import etree
-from saml2 import BINDING_HTTP_POST
 from saml2 import BINDING_HTTP_REDIRECT
 from saml2 import saml
-from saml2 import samlp
-from saml2.client import Saml2Client
-from saml2.config import SPConfig
-from saml2.metadata import entity_descriptor
-from saml2.response import AuthnResponse
 from saml2.response import StatusError
 from saml2.xmldsig import DIGEST_SHA256
 from saml2.xmldsig import SIG_RSA_SHA1
@@ -38,6 +32,7 @@ from gateway.sandbox.idp import SandboxIdP
 from gateway.sandbox.idp import SandboxRequest
 from gateway.sandbox.idp import SandboxRequestError
 from gateway.trust.certs import generate_key_pair
+from tests.peers.xmlsec1_sp import Xmlsec1SP
 
 BASE_URL = "http://localhost:8080"
 SP_ENTITY_ID = "https://sp.sandbox-test.example/sp"
@@ -59,65 +54,19 @@ class Login:
     args: dict[str, str]
 
 
-class IndependentSP:
+class IndependentSP(Xmlsec1SP):
     """A stock pysaml2 SP with its own keys, verifying and decrypting with /usr/bin/xmlsec1."""
 
     def __init__(self, workdir: Path, idp_metadata: str) -> None:
-        files = {}
-        for role in ("sign", "enc"):
-            pair = generate_key_pair(f"sandbox test sp {role}")
-            files[role] = (workdir / f"{role}.key", workdir / f"{role}.crt")
-            files[role][0].write_bytes(pair.key_pem)
-            files[role][1].write_bytes(pair.cert_pem)
-        self.config = SPConfig()
-        self.config.load(
-            {
-                "entityid": SP_ENTITY_ID,
-                "key_file": str(files["sign"][0]),
-                "cert_file": str(files["sign"][1]),
-                "encryption_keypairs": [{"key_file": str(files["enc"][0]), "cert_file": str(files["enc"][1])}],
-                "crypto_backend": "xmlsec1",
-                "xmlsec_binary": "/usr/bin/xmlsec1",
-                "metadata": {"inline": [idp_metadata]},
-                "allow_unknown_attributes": True,
-                "accepted_time_diff": 60,
-                "service": {
-                    "sp": {
-                        "endpoints": {"assertion_consumer_service": [(SP_ACS, BINDING_HTTP_POST)]},
-                        "authn_requests_signed": True,
-                        "want_response_signed": True,
-                        "want_assertions_signed": False,
-                        "allow_unsolicited": False,
-                    }
-                },
-            }
-        )
-        self.client = Saml2Client(self.config)
-
-    def metadata_xml(self) -> str:
-        return str(entity_descriptor(self.config))
+        super().__init__(
+            workdir, idp_metadata, entity_id=SP_ENTITY_ID, acs_url=SP_ACS,
+            signing=generate_key_pair("sandbox test sp sign"), encryption=generate_key_pair("sandbox test sp enc"),
+        )  # fmt: skip
 
     def login(self, idp: SandboxIdP, *, loas: tuple[str, ...] = (LOA4, LOA3), sigalg: str = SIG_RSA_SHA256) -> Login:
-        requested = samlp.RequestedAuthnContext(
-            authn_context_class_ref=[saml.AuthnContextClassRef(text=loa) for loa in loas], comparison="exact"
-        )
-        request_id, info = self.client.prepare_for_authenticate(
-            entityid=idp.entity_id,
-            relay_state="tx-4711",
-            binding=BINDING_HTTP_REDIRECT,
-            sign=True,
-            sigalg=sigalg,
-            digest_alg=DIGEST_SHA256,
-            requested_authn_context=requested,
-            force_authn="true",
-        )
-        location = dict(info["headers"])["Location"]
+        """A signed AuthnRequest to the sandbox: its ID and the Redirect query parameters."""
+        request_id, location = self.login_url(idp.entity_id, loas=loas, relay_state="tx-4711", sigalg=sigalg)
         return Login(request_id, dict(parse_qsl(urlsplit(location).query)))
-
-    def parse(self, saml_response: str, request_id: str) -> AuthnResponse:
-        return self.client.parse_authn_request_response(
-            saml_response, BINDING_HTTP_POST, outstanding={request_id: SP_ACS}
-        )
 
 
 @pytest.fixture(scope="module")
