@@ -24,16 +24,6 @@ from tests.peers.saml_idp import PeerIdP
 
 
 @pytest.fixture(scope="module")
-def ca() -> FederationCA:
-    return FederationCA.create()
-
-
-@pytest.fixture(scope="module")
-def signer(ca: FederationCA) -> KeyPair:
-    return ca.issue_signer()
-
-
-@pytest.fixture(scope="module")
 def peers(tmp_path_factory: pytest.TempPathFactory) -> list[PeerIdP]:
     folder = tmp_path_factory.mktemp("peers")
     return [

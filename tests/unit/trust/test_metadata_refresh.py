@@ -31,16 +31,6 @@ from tests.peers.saml_idp import PeerIdP
 
 
 @pytest.fixture(scope="module")
-def ca() -> FederationCA:
-    return FederationCA.create()
-
-
-@pytest.fixture(scope="module")
-def signer(ca: FederationCA) -> KeyPair:
-    return ca.issue_signer()
-
-
-@pytest.fixture(scope="module")
 def peer(tmp_path_factory: pytest.TempPathFactory) -> PeerIdP:
     return PeerIdP(tmp_path_factory.mktemp("peer"), entity_id="https://a.test.example/idp")
 
