@@ -1,16 +1,25 @@
 """Redis implementation of the store contract: the production store shared by every process.
 
-Each operation is one Redis command (or one MULTI/EXEC; `put_many` is one
-pipeline of independent SETs), so atomicity is
-Redis's, not ours: ``take`` is GETDEL, ``add_if_absent`` is SET NX PX and
-``incr`` is INCR + PEXPIRE NX in one transaction. That needs Redis 7.0 or later
-(GETDEL since 6.2, the NX option of PEXPIRE since 7.0).
+Each operation is one round trip: one Redis command, one MULTI/EXEC, or
+(`put_many`, `incr_and_get`) one pipeline of independent commands. So
+atomicity is Redis's, not ours: ``take`` is GETDEL, ``add_if_absent`` is SET
+NX PX and ``incr`` is INCR + PEXPIRE NX in one transaction. That needs Redis
+7.0 or later (GETDEL since 6.2, the NX option of PEXPIRE since 7.0).
+
+Every thread talks over a connection of its own, made by redis-py from the
+URL (so TLS, AUTH, database and protocol are redis-py's) and kept for the
+thread's life. The commands go straight to that connection, not through
+``redis.Redis`` and a shared pool: on a cold login's 13 round trips the pool's
+check-out (a ``poll`` of the socket each time) and the client's command layers
+cost about as much CPU as talking to Redis itself (bench/README.md). A
+thread's connection is never shared, every reply is read before the next
+command, and any failure drops the connection, so no reply can be left
+behind for a later command to read as its own.
 
 A slow or absent Redis must cost a request a bounded time, not a worker:
-connect and socket timeouts are short, the connection pool is bounded (a
-request waits at most ``socket_timeout`` for a free connection), and a
-connection error is retried once only, which covers a connection the server
-closed while idle. Timeouts are not retried, so the worst case stays near one
+connect and socket timeouts are short, and a connection error is retried
+once only, on a new connection, which covers a connection the server closed
+while idle. Timeouts are not retried, so the worst case stays near one
 timeout. A retried command may already have run on the server; for every
 command here that errs on the safe side (a code or replay slot is lost, a
 counter counts one more), never towards a second use.
@@ -23,55 +32,60 @@ token hashes, and Redis error text can echo arguments.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import os
+import threading
+import weakref
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import Any
+from typing import Protocol
 from typing import cast
 
 import redis
-from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
-from redis.retry import Retry
+from redis.exceptions import ResponseError
 
 from gateway.errors import StoreUnavailable
 
-_T = TypeVar("_T")
+_Command = tuple[str | bytes | int, ...]
+
+
+class _Connection(Protocol):
+    """The part of a redis-py connection the store uses (redis-py leaves these methods unannotated)."""
+
+    def pack_commands(self, commands: Sequence[_Command]) -> list[bytes]: ...
+
+    def send_packed_command(self, command: list[bytes]) -> None: ...
+
+    def read_response(self) -> Any: ...
+
+    def disconnect(self) -> None: ...
 
 
 class RedisStore:
-    """The store contract over redis-py; keys are namespaced by ``prefix``.
+    """The store contract over redis-py connections; keys are namespaced by ``prefix``.
 
     The prefix lets several gateways, or tests, share one Redis. It must not
     contain braces: a brace would become the Redis Cluster hash tag of every
     key and put them all in one slot (see `gateway.store.keys`).
     """
 
-    def __init__(
-        self,
-        url: str,
-        prefix: str = "eidgw:",
-        socket_timeout: float = 0.5,
-        *,
-        max_connections: int = 64,
-    ) -> None:
+    def __init__(self, url: str, prefix: str = "eidgw:", socket_timeout: float = 0.5) -> None:
         if "{" in prefix or "}" in prefix:
             raise ValueError("store prefix must not contain braces (they form a cluster hash tag)")
         self._prefix = prefix
-        self._pool = redis.BlockingConnectionPool.from_url(
-            url,
-            max_connections=max_connections,
-            timeout=socket_timeout,
-            socket_timeout=socket_timeout,
-            socket_connect_timeout=socket_timeout,
-            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+        settings = redis.ConnectionPool.from_url(
+            url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
         )
-        self._redis = redis.Redis(connection_pool=self._pool)
+        self._connection_class = settings.connection_class
+        self._connection_kwargs = settings.connection_kwargs
+        self._local = threading.local()
+        self._open: weakref.WeakSet[_Connection] = weakref.WeakSet()
+        self._open_lock = threading.Lock()
 
     def put(self, key: str, value: bytes, ttl: float) -> None:
         """Set ``key`` to ``value`` for ``ttl`` seconds, replacing any value (SET PX)."""
-        ms = _ttl_ms(ttl)
-        self._call("put", lambda: self._redis.set(self._key(key), value, px=ms))
+        self._roundtrip("put", ("SET", self._key(key), value, "PX", _ttl_ms(ttl)))
 
     def put_many(self, items: Sequence[tuple[str, bytes, float]], delete: Sequence[str] = ()) -> None:
         """`put` each ``(key, value, ttl)`` in order, then one DEL of ``delete``, as one pipeline: one round trip.
@@ -80,34 +94,24 @@ class RedisStore:
         Cluster cannot put in one transaction, and separate puts were never
         atomic either.
         """
-        prepared = [(self._key(key), value, _ttl_ms(ttl)) for key, value, ttl in items]
-        gone = [self._key(key) for key in delete]
-        if not prepared and not gone:
-            return
-
-        def run() -> None:
-            with self._redis.pipeline(transaction=False) as pipe:
-                for name, value, ms in prepared:
-                    pipe.set(name, value, px=ms)
-                if gone:
-                    pipe.delete(*gone)
-                pipe.execute()
-
-        self._call("put_many", run)
+        commands: list[_Command] = [("SET", self._key(key), value, "PX", _ttl_ms(ttl)) for key, value, ttl in items]
+        if delete:
+            commands.append(("DEL", *(self._key(key) for key in delete)))
+        if commands:
+            self._roundtrip("put_many", *commands)
 
     def get(self, key: str) -> bytes | None:
         """Return the value, or None when absent or expired."""
-        return cast("bytes | None", self._call("get", lambda: self._redis.get(self._key(key))))
+        return _bytes_or_none("get", self._roundtrip("get", ("GET", self._key(key)))[0])
 
     def take(self, key: str) -> bytes | None:
         """Atomically return and delete the value (GETDEL): at most one caller ever gets it."""
-        return cast("bytes | None", self._call("take", lambda: self._redis.getdel(self._key(key))))
+        return _bytes_or_none("take", self._roundtrip("take", ("GETDEL", self._key(key)))[0])
 
     def add_if_absent(self, key: str, value: bytes, ttl: float) -> bool:
         """Set ``key`` only if it does not exist (SET NX PX); True when this call set it."""
-        ms = _ttl_ms(ttl)
-        name = self._key(key)
-        return bool(self._call("add_if_absent", lambda: self._redis.set(name, value, px=ms, nx=True)))
+        (reply,) = self._roundtrip("add_if_absent", ("SET", self._key(key), value, "PX", _ttl_ms(ttl), "NX"))
+        return reply is not None
 
     def incr(self, key: str, ttl: float) -> int:
         """Increment a counter, starting its TTL on the first increment; return the new count.
@@ -115,17 +119,10 @@ class RedisStore:
         PEXPIRE NX sets the TTL only when the key has none, so later increments
         do not extend the window; MULTI/EXEC makes the pair one step.
         """
-        ms = _ttl_ms(ttl)
         name = self._key(key)
-
-        def run() -> int:
-            with self._redis.pipeline(transaction=True) as pipe:
-                pipe.incr(name)
-                pipe.pexpire(name, ms, nx=True)
-                count, _ = pipe.execute()
-            return int(count)
-
-        return self._call("incr", run)
+        replies = self._roundtrip("incr", ("MULTI",), ("INCR", name), ("PEXPIRE", name, _ttl_ms(ttl), "NX"), ("EXEC",))
+        count, _ = replies[-1]
+        return int(count)
 
     def incr_and_get(self, key: str, ttl: float, other: str) -> tuple[int, bytes | None]:
         """`incr` ``key`` and GET ``other`` as one pipeline: one round trip.
@@ -134,18 +131,11 @@ class RedisStore:
         transaction. INCR and PEXPIRE NX still go in one write, as in `incr`; a counter left without
         its TTL by a connection lost between the two would only ever count its own, past, window.
         """
-        ms = _ttl_ms(ttl)
-        name, other_name = self._key(key), self._key(other)
-
-        def run() -> tuple[int, bytes | None]:
-            with self._redis.pipeline(transaction=False) as pipe:
-                pipe.incr(name)
-                pipe.pexpire(name, ms, nx=True)
-                pipe.get(other_name)
-                count, _, value = pipe.execute()
-            return int(count), cast("bytes | None", value)
-
-        return self._call("incr_and_get", run)
+        name = self._key(key)
+        count, _, value = self._roundtrip(
+            "incr_and_get", ("INCR", name), ("PEXPIRE", name, _ttl_ms(ttl), "NX"), ("GET", self._key(other))
+        )
+        return int(count), _bytes_or_none("incr_and_get", value)
 
     def delete(self, *keys: str) -> None:
         """Remove keys; absent keys are ignored.
@@ -154,31 +144,90 @@ class RedisStore:
         step. (A Redis Cluster would need all keys in one slot; see `keys`.)
         """
         if keys:
-            names = [self._key(key) for key in keys]
-            self._call("delete", lambda: self._redis.delete(*names))
+            self._roundtrip("delete", ("DEL", *(self._key(key) for key in keys)))
 
     def ping(self) -> bool:
         """True when Redis answers; raises `StoreUnavailable` when it does not, like every method."""
-        return bool(self._call("ping", self._redis.ping))
+        (reply,) = self._roundtrip("ping", ("PING",))
+        return reply in (b"PONG", "PONG", True)
 
     def close(self) -> None:
-        """Close the pool's connections, for a clean shutdown; the store reconnects if used again."""
-        self._pool.disconnect()
+        """Close every thread's connection, for a clean shutdown; a thread that uses the store again reconnects."""
+        with self._open_lock:
+            connections = list(self._open)
+        for connection in connections:
+            connection.disconnect()
 
     def _key(self, key: str) -> str:
         return self._prefix + key
 
-    def _call(self, operation: str, do: Callable[[], _T]) -> _T:
-        """Run one Redis operation, turning any failure into `StoreUnavailable` without its text.
+    def _connection(self) -> _Connection:
+        """This thread's connection, made on first use (and again in a forked child, which must not share it)."""
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():
+            local.connection = cast("_Connection", self._connection_class(**self._connection_kwargs))
+            local.pid = os.getpid()
+            with self._open_lock:
+                self._open.add(local.connection)
+        connection: _Connection = local.connection
+        return connection
 
-        ``from None``: the original exception may echo a key, and a traceback
-        logged with its cause would carry it.
+    def _roundtrip(self, operation: str, *commands: _Command) -> list[Any]:
+        """Send ``commands`` in one write and read every reply: one round trip on this thread's connection.
+
+        A connection error is retried once, on a new connection (see the module docstring). Any
+        failure drops the connection and leaves as `StoreUnavailable` naming ``operation``, ``from
+        None``: the original exception may echo a key, and a traceback logged with its cause would
+        carry it.
         """
+        connection = self._connection()
+        for attempt in (1, 2):
+            try:
+                return _exchange(connection, commands)
+            except RedisConnectionError as exc:
+                connection.disconnect()
+                if attempt == 2:
+                    raise _unavailable(operation, exc) from None
+            except (RedisError, OSError) as exc:
+                connection.disconnect()
+                raise _unavailable(operation, exc) from None
+            except BaseException:
+                connection.disconnect()
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _exchange(connection: _Connection, commands: Sequence[_Command]) -> list[Any]:
+    """Write ``commands`` at once, then read one reply per command, all of them even when one is an error.
+
+    An error inside EXEC's reply comes back as an element, not raised; it fails the exchange too.
+    """
+    connection.send_packed_command(connection.pack_commands(commands))
+    replies: list[Any] = []
+    first_error: ResponseError | None = None
+    for _ in commands:
         try:
-            return do()
-        except (RedisError, OSError) as exc:
-            message = f"store unavailable: {operation} failed ({type(exc).__name__})"
-            raise StoreUnavailable(message) from None
+            reply = connection.read_response()
+        except ResponseError as exc:
+            first_error = first_error or exc
+            reply = None
+        if isinstance(reply, list) and first_error is None:
+            first_error = next((element for element in reply if isinstance(element, ResponseError)), None)
+        replies.append(reply)
+    if first_error is not None:
+        raise first_error
+    return replies
+
+
+def _bytes_or_none(operation: str, reply: Any) -> bytes | None:
+    """A value as stored; anything else means the URL asked redis-py to decode replies, which the store cannot use."""
+    if reply is None or isinstance(reply, bytes):
+        return reply
+    raise StoreUnavailable(f"store unavailable: {operation} got a {type(reply).__name__} reply, not bytes")
+
+
+def _unavailable(operation: str, exc: BaseException) -> StoreUnavailable:
+    return StoreUnavailable(f"store unavailable: {operation} failed ({type(exc).__name__})")
 
 
 def _ttl_ms(ttl: float) -> int:

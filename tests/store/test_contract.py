@@ -9,6 +9,7 @@ the margins are tens of milliseconds, well above Redis's 1 ms resolution.
 from __future__ import annotations
 
 import math
+import os
 import socket
 import threading
 import time
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from typing import TypeVar
 
 import pytest
+import redis
 
 from gateway.errors import StoreUnavailable
 from gateway.store import open_store
@@ -259,6 +261,73 @@ def test_prefixes_isolate_stores(make_redis_store: Callable[[], RedisStore]) -> 
 def test_prefix_with_braces_is_refused(redis_url: str) -> None:
     with pytest.raises(ValueError, match="braces"):
         RedisStore(redis_url, prefix="{all}:")
+
+
+def _connection_id(store: RedisStore) -> int:
+    """The Redis client id of the calling thread's connection in ``store``."""
+    connection = store._connection()
+    connection.send_packed_command(connection.pack_commands([("CLIENT", "ID")]))
+    return int(connection.read_response())
+
+
+def test_a_connection_the_server_closed_is_replaced(make_redis_store: Callable[[], RedisStore], redis_url: str) -> None:
+    store = make_redis_store()
+    store.put("k", b"v", ttl=10)
+    before = _connection_id(store)
+    admin = redis.Redis.from_url(redis_url)
+    try:
+        assert admin.client_kill_filter(_id=before) == 1
+    finally:
+        admin.close()
+    assert store.get("k") == b"v"
+    assert _connection_id(store) != before
+
+
+@pytest.mark.parametrize("failing", ["incr", "incr_and_get"])
+def test_an_error_reply_leaves_later_operations_in_step(
+    make_redis_store: Callable[[], RedisStore], failing: str
+) -> None:
+    """A Redis error mid-batch must not leave a reply behind for the next command to read as its own."""
+    store = make_redis_store()
+    store.put("text", b"not a number", ttl=10)
+    store.put("other", b"other value", ttl=10)
+    attempts: dict[str, Callable[[], object]] = {
+        "incr": lambda: store.incr("text", ttl=10),
+        "incr_and_get": lambda: store.incr_and_get("text", ttl=10, other="other"),
+    }
+    with pytest.raises(StoreUnavailable, match=f"{failing} failed \\(ResponseError\\)"):
+        attempts[failing]()
+    assert store.get("other") == b"other value"
+    assert store.incr("counter", ttl=10) == 1
+    assert store.get("text") == b"not a number"
+
+
+def test_each_thread_and_forked_child_talks_over_its_own_connection(make_redis_store: Callable[[], RedisStore]) -> None:
+    store = make_redis_store()
+    store.put("k", b"v", ttl=10)
+    mine = store._connection()
+    other: list[object] = []
+    worker = threading.Thread(target=lambda: other.append(store._connection()))
+    worker.start()
+    worker.join()
+    assert len(other) == 1
+    assert other[0] is not mine
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child, reported by its exit status
+        os._exit(0 if store._connection() is not mine and store.get("k") == b"v" else 1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert store._connection() is mine
+    assert store.get("k") == b"v"
+
+
+def test_close_disconnects_and_the_store_reconnects_on_use(make_redis_store: Callable[[], RedisStore]) -> None:
+    store = make_redis_store()
+    store.put("k", b"v", ttl=10)
+    before = _connection_id(store)
+    store.close()
+    assert store.get("k") == b"v"
+    assert _connection_id(store) != before
 
 
 SECRET_KEY = "tx:{secret-transaction-id}"
