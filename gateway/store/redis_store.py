@@ -6,15 +6,14 @@ atomicity is Redis's, not ours: ``take`` is GETDEL, ``add_if_absent`` is SET
 NX PX and ``incr`` is INCR + PEXPIRE NX in one transaction. That needs Redis
 7.0 or later (GETDEL since 6.2, the NX option of PEXPIRE since 7.0).
 
-Every thread talks over a connection of its own, made by redis-py from the
-URL (so TLS, AUTH, database and protocol are redis-py's) and kept for the
-thread's life. The commands go straight to that connection, not through
-``redis.Redis`` and a shared pool: on a cold login's 13 round trips the pool's
-check-out (a ``poll`` of the socket each time) and the client's command layers
-cost about as much CPU as talking to Redis itself (bench/README.md). A
-thread's connection is never shared, every reply is read before the next
-command, and any failure drops the connection, so no reply can be left
-behind for a later command to read as its own.
+Commands go straight to a redis-py connection (so TLS, AUTH, database and
+protocol are redis-py's), not through ``redis.Redis`` and its pool: on a cold
+login's 13 round trips, that pool's check-out (a ``poll`` of the socket every
+time) and the client's command layers cost about as much CPU as talking to
+Redis itself (bench/README.md). The store keeps its own idle connections
+instead: each is used by one caller at a time, every reply is read before it
+goes back, and any failure drops it, so no reply can be left behind for a
+later command to read as its own, and it needs no check on the way out.
 
 A slow or absent Redis must cost a request a bounded time, not a worker:
 connect and socket timeouts are short, and a connection error is retried
@@ -35,7 +34,10 @@ import math
 import os
 import threading
 import weakref
+from collections.abc import Callable
+from collections.abc import Iterator
 from collections.abc import Sequence
+from contextlib import contextmanager
 from typing import Any
 from typing import Protocol
 from typing import cast
@@ -70,18 +72,26 @@ class RedisStore:
     key and put them all in one slot (see `gateway.store.keys`).
     """
 
-    def __init__(self, url: str, prefix: str = "eidgw:", socket_timeout: float = 0.5) -> None:
+    def __init__(
+        self,
+        url: str,
+        prefix: str = "eidgw:",
+        socket_timeout: float = 0.5,
+        *,
+        max_connections: int = 64,
+    ) -> None:
         if "{" in prefix or "}" in prefix:
             raise ValueError("store prefix must not contain braces (they form a cluster hash tag)")
         self._prefix = prefix
         settings = redis.ConnectionPool.from_url(
             url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
         )
-        self._connection_class = settings.connection_class
-        self._connection_kwargs = settings.connection_kwargs
-        self._local = threading.local()
-        self._open: weakref.WeakSet[_Connection] = weakref.WeakSet()
-        self._open_lock = threading.Lock()
+        connection_class, connection_kwargs = settings.connection_class, settings.connection_kwargs
+        self._pool = _ConnectionPool(
+            lambda: cast("_Connection", connection_class(**connection_kwargs)),
+            limit=max_connections,
+            wait=socket_timeout,
+        )
 
     def put(self, key: str, value: bytes, ttl: float) -> None:
         """Set ``key`` to ``value`` for ``ttl`` seconds, replacing any value (SET PX)."""
@@ -152,49 +162,85 @@ class RedisStore:
         return reply in (b"PONG", "PONG", True)
 
     def close(self) -> None:
-        """Close every thread's connection, for a clean shutdown; a thread that uses the store again reconnects."""
-        with self._open_lock:
-            connections = list(self._open)
-        for connection in connections:
-            connection.disconnect()
+        """Close every connection, for a clean shutdown; the store reconnects if used again."""
+        self._pool.disconnect_all()
 
     def _key(self, key: str) -> str:
         return self._prefix + key
 
-    def _connection(self) -> _Connection:
-        """This thread's connection, made on first use (and again in a forked child, which must not share it)."""
-        local = self._local
-        if getattr(local, "pid", None) != os.getpid():
-            local.connection = cast("_Connection", self._connection_class(**self._connection_kwargs))
-            local.pid = os.getpid()
-            with self._open_lock:
-                self._open.add(local.connection)
-        connection: _Connection = local.connection
-        return connection
-
     def _roundtrip(self, operation: str, *commands: _Command) -> list[Any]:
-        """Send ``commands`` in one write and read every reply: one round trip on this thread's connection.
+        """Send ``commands`` in one write and read every reply: one round trip on a connection of the pool.
 
         A connection error is retried once, on a new connection (see the module docstring). Any
         failure drops the connection and leaves as `StoreUnavailable` naming ``operation``, ``from
         None``: the original exception may echo a key, and a traceback logged with its cause would
         carry it.
         """
-        connection = self._connection()
-        for attempt in (1, 2):
-            try:
-                return _exchange(connection, commands)
-            except RedisConnectionError as exc:
-                connection.disconnect()
-                if attempt == 2:
+        with self._pool.connection(operation) as connection:
+            for attempt in (1, 2):
+                try:
+                    return _exchange(connection, commands)
+                except RedisConnectionError as exc:
+                    connection.disconnect()
+                    if attempt == 2:
+                        raise _unavailable(operation, exc) from None
+                except (RedisError, OSError) as exc:
+                    connection.disconnect()
                     raise _unavailable(operation, exc) from None
-            except (RedisError, OSError) as exc:
-                connection.disconnect()
-                raise _unavailable(operation, exc) from None
-            except BaseException:
-                connection.disconnect()
-                raise
+                except BaseException:
+                    connection.disconnect()
+                    raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+class _ConnectionPool:
+    """Idle connections for reuse, at most ``limit`` in use at once, each by one caller only.
+
+    Bounded so that a burst of requests cannot open connections without end: a caller waits up to
+    ``wait`` seconds for a free one, then the operation fails like any other store failure. A forked
+    child starts with no connections: sharing its parent's sockets would mix their replies.
+    """
+
+    def __init__(self, make: Callable[[], _Connection], *, limit: int, wait: float) -> None:
+        self._make = make
+        self._limit = limit
+        self._wait = wait
+        self._made: weakref.WeakSet[_Connection] = weakref.WeakSet()
+        self._start(os.getpid())
+
+    def _start(self, pid: int) -> None:
+        self._pid = pid
+        self._idle: list[_Connection] = []
+        self._free = threading.BoundedSemaphore(self._limit)
+
+    @contextmanager
+    def connection(self, operation: str) -> Iterator[_Connection]:
+        """A connection for this caller alone until the block ends; then it is idle again (even if dropped)."""
+        pid = os.getpid()
+        if pid != self._pid:
+            self._start(pid)
+        free = self._free
+        if not free.acquire(timeout=self._wait):
+            raise StoreUnavailable(f"store unavailable: {operation} found no free connection")
+        try:
+            idle = self._idle
+            connection = idle.pop() if idle else self._new()
+            try:
+                yield connection
+            finally:
+                idle.append(connection)
+        finally:
+            free.release()
+
+    def _new(self) -> _Connection:
+        connection = self._make()
+        self._made.add(connection)
+        return connection
+
+    def disconnect_all(self) -> None:
+        """Close every connection made in this process; each reconnects on its next use."""
+        for connection in list(self._made):
+            connection.disconnect()
 
 
 def _exchange(connection: _Connection, commands: Sequence[_Command]) -> list[Any]:

@@ -264,10 +264,10 @@ def test_prefix_with_braces_is_refused(redis_url: str) -> None:
 
 
 def _connection_id(store: RedisStore) -> int:
-    """The Redis client id of the calling thread's connection in ``store``."""
-    connection = store._connection()
-    connection.send_packed_command(connection.pack_commands([("CLIENT", "ID")]))
-    return int(connection.read_response())
+    """The Redis client id of the connection ``store`` uses next (idle connections are reused last in, first out)."""
+    with store._pool.connection("test") as connection:
+        connection.send_packed_command(connection.pack_commands([("CLIENT", "ID")]))
+        return int(connection.read_response())
 
 
 def test_a_connection_the_server_closed_is_replaced(make_redis_store: Callable[[], RedisStore], redis_url: str) -> None:
@@ -302,23 +302,35 @@ def test_an_error_reply_leaves_later_operations_in_step(
     assert store.get("text") == b"not a number"
 
 
-def test_each_thread_and_forked_child_talks_over_its_own_connection(make_redis_store: Callable[[], RedisStore]) -> None:
+def test_callers_never_share_a_connection_nor_does_a_forked_child(make_redis_store: Callable[[], RedisStore]) -> None:
     store = make_redis_store()
     store.put("k", b"v", ttl=10)
-    mine = store._connection()
-    other: list[object] = []
-    worker = threading.Thread(target=lambda: other.append(store._connection()))
-    worker.start()
-    worker.join()
-    assert len(other) == 1
-    assert other[0] is not mine
+    with store._pool.connection("test") as first, store._pool.connection("test") as second:
+        assert first is not second
+    parents = {id(first), id(second)}
     child = os.fork()
     if child == 0:  # pragma: no cover - runs in the child, reported by its exit status
-        os._exit(0 if store._connection() is not mine and store.get("k") == b"v" else 1)
+        with store._pool.connection("test") as in_child:
+            fresh = id(in_child) not in parents
+        os._exit(0 if fresh and store.get("k") == b"v" else 1)
     _, status = os.waitpid(child, 0)
     assert os.waitstatus_to_exitcode(status) == 0
-    assert store._connection() is mine
+    with store._pool.connection("test") as again:
+        assert id(again) in parents
     assert store.get("k") == b"v"
+
+
+def test_a_caller_waits_for_a_free_connection_at_most_the_socket_timeout(redis_url: str) -> None:
+    store = RedisStore(redis_url, prefix="test:pool-limit:", socket_timeout=0.1, max_connections=1)
+    try:
+        with store._pool.connection("test"):
+            started = time.monotonic()
+            with pytest.raises(StoreUnavailable, match="get found no free connection"):
+                store.get("k")
+            assert time.monotonic() - started < 0.5
+        assert store.get("k") is None
+    finally:
+        store.close()
 
 
 def test_close_disconnects_and_the_store_reconnects_on_use(make_redis_store: Callable[[], RedisStore]) -> None:
