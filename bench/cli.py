@@ -95,11 +95,11 @@ def plan(args: argparse.Namespace) -> list[Stage]:
         runs = [Run(COLD, u) for u in users]
         if workers == 2:
             runs += [Run(COLD, PACED_USERS, paced=True), Run(SSO, 8), Run(TOKEN, 8)]
-        stages.append(Stage((GatewaySpec(workers=workers, threads=args.threads),), tuple(runs)))
+        stages.append(Stage((GatewaySpec(workers=workers),), tuple(runs)))
     if args.entities > 1:
         pair = (
-            GatewaySpec(workers=2, entities=1, threads=args.threads),
-            GatewaySpec(workers=2, entities=args.entities, threads=args.threads),
+            GatewaySpec(workers=2, entities=1),
+            GatewaySpec(workers=2, entities=args.entities),
         )
         stages.append(Stage(pair, (Run(COLD, 4),), repeats=2, group="entities"))
     if args.only:
@@ -280,7 +280,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--processes", type=int, default=4, help="load processes, fewer if fewer users (default 4: less GIL wait)"
     )
-    parser.add_argument("--threads", type=int, default=4, help="gthread threads per worker (deploy default 4)")
     parser.add_argument("--entities", type=int, default=1000, help="aggregate size to compare with 1 (0: skip)")
     parser.add_argument(
         "--busy",

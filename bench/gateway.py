@@ -46,7 +46,6 @@ class GatewaySpec:
 
     workers: int
     entities: int = 1
-    threads: int = 4
 
 
 def free_port() -> int:
@@ -185,7 +184,6 @@ class BenchGateway:
             EID_GATEWAY_CONFIG=str(config),
             EID_GATEWAY_BIND=f"127.0.0.1:{self.port}",
             EID_GATEWAY_WORKERS=str(self.spec.workers),
-            EID_GATEWAY_THREADS=str(self.spec.threads),
             EID_GATEWAY_LOG_LEVEL="INFO",
         )
         env.pop("AUTHLIB_INSECURE_TRANSPORT", None)

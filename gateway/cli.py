@@ -39,7 +39,7 @@ def _serve(args: argparse.Namespace) -> int:
     if GUNICORN_CONF.is_file():
         command[3:3] = ["-c", str(GUNICORN_CONF)]
     else:  # installed without the repository's deploy/ folder
-        command[3:3] = ["-b", args.bind, "-w", env["EID_GATEWAY_WORKERS"], "-k", "gthread", "--threads", "4"]
+        command[3:3] = ["-b", args.bind, "-w", env["EID_GATEWAY_WORKERS"], "-k", "gevent"]
     print(f"eid-gateway: {settings.environment} mode at {settings.issuer}", file=sys.stderr)  # noqa: T201
     os.execvpe(command[0], command, env)  # noqa: S606 - replaces this process with gunicorn
     return 0  # pragma: no cover

@@ -18,7 +18,6 @@ here again without DTDs, entities or network access.
 from __future__ import annotations
 
 import os
-import threading
 from importlib.resources import files
 from typing import Any
 from typing import Final
@@ -28,6 +27,7 @@ import saml2.sigver
 from lxml import etree
 from saml2.xml.schema import XMLSchemaError
 
+from gateway.os_thread import os_thread_local
 from gateway.saml.namespaces import NS_DS
 from gateway.saml.namespaces import NS_SAML
 from gateway.saml.namespaces import NS_SAMLP
@@ -79,14 +79,15 @@ def _compile() -> etree.XMLSchema:
     return etree.XMLSchema(etree.fromstring(driver.encode("ascii"), parser))
 
 
-_PER_THREAD: Final = threading.local()
+_PER_THREAD: Final = os_thread_local()
 
 
 def saml_schema() -> etree.XMLSchema:
     """The SAML protocol schema and everything it may contain, compiled once per thread.
 
-    One per thread because a compiled schema keeps the error log of its last validation; compiling
-    takes a few milliseconds and happens once in each of a worker's threads.
+    One per OS thread because a compiled schema keeps the error log of its last validation; compiling
+    takes a few milliseconds and happens once in each of a worker's OS threads (greenlets share it:
+    see `gateway.os_thread`).
     """
     schema: etree.XMLSchema | None = getattr(_PER_THREAD, "schema", None)
     if schema is None:

@@ -47,6 +47,7 @@ from saml2.sigver import XmlsecError
 from saml2.sigver import import_rsa_key_from_file
 from saml2.sigver import pre_encrypt_assertion
 
+from gateway.os_thread import os_thread_local
 from gateway.saml.namespaces import NS_DS
 from gateway.saml.namespaces import NS_DSIG_MORE
 from gateway.saml.namespaces import NS_SAML
@@ -306,7 +307,7 @@ class _KeyCache:
         self._keys: dict[tuple[str, int], xmlsec.Key] = {}
         self._lock = threading.Lock()
         self._max_entries = max_entries
-        self._local = threading.local()
+        self._local = os_thread_local()
 
     def load(self, path: str, key_format: int, error: type[XmlsecError]) -> xmlsec.Key:
         """The key in the file at ``path``, loaded at most once per content."""
@@ -317,8 +318,9 @@ class _KeyCache:
 
         Creating a KeysManager costs several milliseconds (libxmlsec1 sets up its X.509 store), many
         times the RSA operation it serves. python-xmlsec releases the GIL while it encrypts or decrypts
-        and libxmlsec1 does not promise that a manager may be used by two threads at once, so each
-        thread keeps its own; nothing is ever added to a manager after it is made.
+        and libxmlsec1 does not promise that a manager may be used by two threads at once, so each OS
+        thread keeps its own (greenlets share it: see `gateway.os_thread`); nothing is ever added to a
+        manager after it is made.
         """
         cache_key, key = self._entry(path, key_format, error)
         managers: dict[tuple[str, int], xmlsec.KeysManager] | None = getattr(self._local, "managers", None)

@@ -9,8 +9,9 @@ checked against the published JWKS and its ``iss``/``aud``/``nonce``/``exp`` val
 3.1.3.7), and the UserInfo ``sub`` compared with the ID token's (OIDC Core 5.3.4).
 
 It talks to the gateway only over HTTP, as a separate e-service would, which works because the
-gateway runs under gunicorn with threads. The claims it shows are kept in a signed cookie: acceptable
-for a development-only page, never for a real e-service.
+gateway runs under gunicorn's gevent worker: the token request is served while this one waits. The
+claims it shows are kept in a signed cookie: acceptable for a development-only page, never for a real
+e-service.
 """
 
 from __future__ import annotations
