@@ -30,10 +30,12 @@ from dataclasses import asdict
 from dataclasses import dataclass
 from dataclasses import replace
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 
 from gateway.errors import StoreUnavailable
 from gateway.observability.audit import Audit
+from gateway.os_thread import run_cpu_bound
 from gateway.settings.schema import MetadataRefresh
 from gateway.settings.schema import MetadataSource
 from gateway.store import keys as store_keys
@@ -235,7 +237,8 @@ class MetadataRefresher:
             elif fetched.document is None:  # pragma: no cover - no validators are sent without a copy
                 raise FetchFailed("not modified, but no copy is installed")
             else:
-                metadata = verify_metadata(fetched.document, source.signing_cert(), now=now)
+                cert = source.signing_cert()
+                metadata = run_cpu_bound(partial(verify_metadata, fetched.document, cert, now=now))
                 rollback = older_than(metadata, previous) if previous is not None else None
                 if rollback is not None and not allow_older:
                     raise MetadataRefused(rollback)
@@ -306,7 +309,8 @@ class MetadataRefresher:
 
     def _verify_installed(self, source: TrustedSource, document: bytes, where: str) -> VerifiedMetadata | None:
         try:
-            return verify_metadata(document, source.signing_cert(), now=self.clock())
+            cert, now = source.signing_cert(), self.clock()
+            return run_cpu_bound(partial(verify_metadata, document, cert, now=now))
         except (MetadataRefused, OSError) as exc:
             log.warning(
                 "installed metadata refused", extra={"source": source.label, "where": where, "reason": str(exc)}

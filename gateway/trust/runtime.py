@@ -10,7 +10,8 @@ Every ``check_interval`` the thread (started by `create_app` in served processes
   new version, loads and verifies that version and hands it to the listeners;
 * drops a copy whose ``validUntil`` has passed: it is no longer trusted, and `readiness` says so.
 
-Requests never wait for any of this: listeners build a new SP snapshot aside and swap it in. A
+Requests never wait for any of this: listeners build a new SP snapshot aside and swap it in, in a
+native thread under gevent (`run_cpu_bound`), so a worker keeps serving while a large aggregate loads. A
 failure in one round is logged and the next round tries again; the last good state stays in force.
 """
 
@@ -20,9 +21,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from gateway.errors import StoreUnavailable
+from gateway.os_thread import run_cpu_bound
 from gateway.trust.keystore import KeySet
 from gateway.trust.keystore import load_keys
 from gateway.trust.metadata import MetadataRefused
@@ -132,7 +135,8 @@ class TrustRuntime:
         settings = self.refresher.settings
         try:
             fetched = fetch(source.source, timeout=settings.timeout, max_bytes=settings.max_bytes)
-            return verify_metadata(fetched.document or b"", source.signing_cert(), now=self._clock())
+            document, cert, now = fetched.document or b"", source.signing_cert(), self._clock()
+            return run_cpu_bound(partial(verify_metadata, document, cert, now=now))
         except (FetchFailed, MetadataRefused, OSError) as exc:
             log.warning("metadata refused", extra={"source": source.label, "reason": str(exc)})
             return None
@@ -185,7 +189,7 @@ class TrustRuntime:
         if _identity(keys) == _identity(self.keys):
             return
         for listener in self._keys_listeners:
-            listener(keys)
+            run_cpu_bound(partial(listener, keys))
         self.keys = keys
         log.info(
             "keys reloaded",
@@ -229,7 +233,7 @@ class TrustRuntime:
         documents = tuple(proposed[s.key] for s in self.sources if s.key in proposed)
         try:
             for listener in self._metadata_listeners:
-                listener(documents)
+                run_cpu_bound(partial(listener, documents))
         except ValueError as exc:
             log.error("metadata not installed", extra={"reason": str(exc)})
             return

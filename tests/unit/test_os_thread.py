@@ -1,20 +1,16 @@
-"""`os_thread_local` under gevent's monkey-patching, as gunicorn's gevent worker runs the gateway.
-
-The patching is process-wide and cannot be undone, so it runs in a child interpreter.
-"""
+"""`os_thread_local` and `run_cpu_bound` under gevent's monkey-patching, as the gevent worker runs the gateway."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import ast
 import textwrap
+import threading
+
+from gateway.os_thread import run_cpu_bound
+from tests.gevent_child import run_under_gevent
 
 _PROGRAM = textwrap.dedent(
     """
-    from gevent import monkey
-
-    monkey.patch_all()
-
     import threading
 
     import gevent
@@ -34,23 +30,13 @@ _PROGRAM = textwrap.dedent(
 )
 
 
-def _run(program: str) -> str:
-    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=False)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
-
-
 def test_greenlets_of_one_os_thread_share_it_where_threading_local_would_not() -> None:
-    assert _run(_PROGRAM) == repr(("set by the first greenlet", None))
+    assert run_under_gevent(_PROGRAM) == repr(("set by the first greenlet", None))
 
 
 def test_os_threads_each_have_their_own() -> None:
     program = textwrap.dedent(
         """
-        from gevent import monkey
-
-        monkey.patch_all()
-
         import gevent
 
         from gateway.os_thread import os_thread_local
@@ -61,4 +47,68 @@ def test_os_threads_each_have_their_own() -> None:
         print(repr(real_thread.get()))
         """
     )
-    assert _run(program) == repr(None)
+    assert run_under_gevent(program) == repr(None)
+
+
+_TICKS_DURING = textwrap.dedent(
+    """
+    import time
+
+    import gevent
+
+    from gateway.os_thread import run_cpu_bound
+
+
+    def busy() -> str:
+        end = time.perf_counter() + 0.3
+        while time.perf_counter() < end:
+            pass
+        return "done"
+
+
+    def ticks_during(work) -> tuple[int, object]:
+        ticks = 0
+
+        def tick() -> None:
+            nonlocal ticks
+            while True:
+                gevent.sleep(0.005)
+                ticks += 1
+
+        ticker = gevent.spawn(tick)
+        gevent.sleep(0)
+        result = work()
+        ticks_seen = ticks
+        ticker.kill()
+        return ticks_seen, result
+
+
+    print(repr((ticks_during(busy), ticks_during(lambda: run_cpu_bound(busy)))))
+    """
+)
+
+
+def test_cpu_bound_work_leaves_other_greenlets_running() -> None:
+    inline, offloaded = ast.literal_eval(run_under_gevent(_TICKS_DURING))
+    (inline_ticks, inline_result), (offloaded_ticks, offloaded_result) = inline, offloaded
+    assert inline_result == offloaded_result == "done"
+    assert inline_ticks == 0, "the control: pure Python in a greenlet holds the event loop"
+    assert offloaded_ticks >= 10, offloaded_ticks
+
+
+def test_cpu_bound_work_raises_its_exception_in_the_caller() -> None:
+    program = textwrap.dedent(
+        """
+        from gateway.os_thread import run_cpu_bound
+
+        try:
+            run_cpu_bound(lambda: 1 / 0)
+        except ZeroDivisionError:
+            print("raised")
+        """
+    )
+    assert run_under_gevent(program) == "raised"
+
+
+def test_without_gevent_cpu_bound_work_runs_in_the_calling_thread() -> None:
+    assert run_cpu_bound(threading.get_ident) == threading.get_ident()

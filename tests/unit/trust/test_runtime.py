@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import datetime
 import shutil
+import textwrap
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from gateway.settings.load import load_settings
 from gateway.store import keys as store_keys
 from gateway.trust.certs import KeyPair
 from gateway.trust.keystore import generate_keys
+from tests.gevent_child import run_under_gevent
 from tests.peers.federation import FederationCA
 from tests.peers.federation import aggregate
 from tests.peers.federation import feed
@@ -110,3 +113,60 @@ def test_an_expired_copy_stops_being_trusted(tmp_path: Path, keys: Path, signer:
     trust.tick()  # the feed is gone: the refresh fails, and the copy has expired
     assert client.get("/readyz").status_code == 503
     assert not app.extensions["eid_gateway"].login.sp.knows("https://idp.test.example/idp")
+
+
+_SERVING_WHILE_REBUILDING = textwrap.dedent(
+    """
+    import sys
+    import time
+    from pathlib import Path
+
+    import gevent
+
+    from gateway.trust.keystore import load_keys
+    from gateway.trust.metadata_refresh import MetadataRefresher
+    from gateway.trust.rollover import rollover
+    from gateway.trust.runtime import TrustRuntime
+
+    keys_dir = Path(sys.argv[1])
+    refresher = MetadataRefresher((), store=None, settings=None, audit=None)
+    runtime = TrustRuntime(
+        refresher=refresher, keys=load_keys(keys_dir, None), keys_dir=keys_dir, configured_secret=None,
+        metadata_interval=3600, keys_interval=0,
+    )
+    rebuilt = []
+
+
+    def rebuild_like_a_large_aggregate(keys) -> None:
+        end = time.perf_counter() + 0.3
+        while time.perf_counter() < end:
+            pass
+        rebuilt.append(sorted(key.stage for key in keys.keys if key.role == "oidc-signing"))
+
+
+    runtime.on_keys(rebuild_like_a_large_aggregate)
+    rollover(keys_dir, "oidc-signing", kind="ec")
+    ticks = 0
+
+
+    def serve() -> None:
+        global ticks
+        while True:
+            gevent.sleep(0.005)
+            ticks += 1
+
+
+    server = gevent.spawn(serve)
+    gevent.sleep(0)
+    runtime.tick()
+    print(repr((ticks, rebuilt)))
+    """
+)
+
+
+def test_a_worker_keeps_serving_while_the_trust_runtime_rebuilds(tmp_path: Path) -> None:
+    """Under the gevent worker the runtime's thread is a greenlet; its listeners must not stall the requests."""
+    generate_keys(tmp_path, kind="ec")
+    ticks, rebuilt = ast.literal_eval(run_under_gevent(_SERVING_WHILE_REBUILDING, str(tmp_path)))
+    assert rebuilt == [["active", "next"]]
+    assert ticks >= 10, ticks
