@@ -11,6 +11,7 @@ from gateway.errors import Problem
 from gateway.mapping.attributes import load_profiles
 from gateway.settings.schema import ClientSettings
 from gateway.settings.schema import Settings
+from gateway.store import check_store_url
 
 
 def _at(client: ClientSettings, name: str, message: str) -> Problem:
@@ -23,6 +24,9 @@ def check_settings(settings: Settings) -> list[Problem]:
     file = settings.source
     problems: list[Problem] = []
     memory = settings.store_url.startswith("memory://")
+    store_url_problem = check_store_url(settings.store_url)
+    if store_url_problem:
+        problems.append(Problem(file, "store.url", store_url_problem))
     if memory and settings.workers > 1:
         problems.append(
             Problem(file, "store.url", "the in-process store cannot be shared by several workers: use redis://")

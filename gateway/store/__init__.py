@@ -10,15 +10,31 @@ from urllib.parse import urlsplit
 
 from gateway.store.base import Store
 from gateway.store.memory_store import MemoryStore
+from gateway.store.redis_servers import SENTINEL_SCHEMES
+from gateway.store.redis_servers import parse_sentinel_url
 from gateway.store.redis_store import RedisStore
 
-__all__ = ["Store", "open_store"]
+__all__ = ["Store", "check_store_url", "open_store"]
 
-_REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
+_REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"}) | SENTINEL_SCHEMES
+_SCHEMES_HINT = "use memory://, redis://, rediss://, unix://, redis+sentinel:// or rediss+sentinel://"
+
+
+def check_store_url(url: str) -> str | None:
+    """What is wrong with a store URL, or None; for settings checks, so the operator hears it at load time."""
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in _REDIS_SCHEMES | {"memory"}:
+        return f"unsupported scheme {scheme!r}: {_SCHEMES_HINT}"
+    if scheme in SENTINEL_SCHEMES:
+        try:
+            parse_sentinel_url(url)
+        except ValueError as exc:
+            return str(exc)
+    return None
 
 
 def open_store(url: str, prefix: str = "eidgw:") -> Store:
-    """Open the store a URL names: ``memory://`` in-process, ``redis://``, ``rediss://`` or ``unix://``.
+    """Open the store a URL names: ``memory://`` in-process, else Redis (`gateway.store.redis_servers`).
 
     ``prefix`` namespaces Redis keys; the in-process store is private to this
     process and needs none. An unknown scheme is a configuration mistake, so
@@ -30,4 +46,4 @@ def open_store(url: str, prefix: str = "eidgw:") -> Store:
         return MemoryStore()
     if scheme in _REDIS_SCHEMES:
         return RedisStore(url, prefix=prefix)
-    raise ValueError(f"unsupported store URL scheme {scheme!r}: use memory://, redis://, rediss:// or unix://")
+    raise ValueError(f"unsupported store URL scheme {scheme!r}: {_SCHEMES_HINT}")

@@ -42,12 +42,12 @@ from typing import Any
 from typing import Protocol
 from typing import cast
 
-import redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import ResponseError
 
 from gateway.errors import StoreUnavailable
+from gateway.store.redis_servers import connection_factory
 
 _Command = tuple[str | bytes | int, ...]
 
@@ -60,6 +60,8 @@ class _Connection(Protocol):
     def send_packed_command(self, command: list[bytes]) -> None: ...
 
     def read_response(self) -> Any: ...
+
+    def connect(self) -> None: ...
 
     def disconnect(self) -> None: ...
 
@@ -83,15 +85,8 @@ class RedisStore:
         if "{" in prefix or "}" in prefix:
             raise ValueError("store prefix must not contain braces (they form a cluster hash tag)")
         self._prefix = prefix
-        settings = redis.ConnectionPool.from_url(
-            url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
-        )
-        connection_class, connection_kwargs = settings.connection_class, settings.connection_kwargs
-        self._pool = _ConnectionPool(
-            lambda: cast("_Connection", connection_class(**connection_kwargs)),
-            limit=max_connections,
-            wait=socket_timeout,
-        )
+        connect = connection_factory(url, socket_timeout)
+        self._pool = _ConnectionPool(lambda: cast("_Connection", connect()), limit=max_connections, wait=socket_timeout)
 
     def put(self, key: str, value: bytes, ttl: float) -> None:
         """Set ``key`` to ``value`` for ``ttl`` seconds, replacing any value (SET PX)."""
@@ -179,6 +174,7 @@ class RedisStore:
         with self._pool.connection(operation) as connection:
             for attempt in (1, 2):
                 try:
+                    connection.connect()  # a no-op when connected; else (Sentinel) it asks where the primary is
                     return _exchange(connection, commands)
                 except RedisConnectionError as exc:
                     connection.disconnect()
