@@ -10,7 +10,8 @@
 2. `confirm` (`/logout/confirm`): the citizen's answer, accepted once, only with the form's token and
    only from the browser that was asked.
 3. `end`: the SSO session is taken from the store (of two racing logouts only one goes on), an audit
-   event is written, and the e-services the session logged in are told over the back channel; then the
+   event is written, the access tokens the session gave out are revoked (`gateway.oidc.access_tokens`)
+   and the e-services the session logged in are told over the back channel; then the
    browser goes to the validated `post_logout_redirect_uri` or sees our page, and its session cookie is
    cleared. Logging out without a session is no error (section 4: logout requests are idempotent).
 
@@ -29,6 +30,7 @@ from gateway.login import sso
 from gateway.login.binding import SESSION_COOKIE
 from gateway.login.binding import CookieSpec
 from gateway.login.flow import LoginServices
+from gateway.oidc import access_tokens
 from gateway.oidc import backchannel
 from gateway.oidc.logout import EndSessionRequest
 from gateway.oidc.logout import LogoutTarget
@@ -137,5 +139,6 @@ def end(svc: LoginServices, session_sid: str | None, target: LogoutTarget, *, vi
         "logout", client=target.client_id, via=via, ended=1, citizen=svc.audit.citizen(session.user.identity),
         sid_hash=store_keys.digest(session.sid)[:16], clients=len(session.clients),
     )  # fmt: skip
+    access_tokens.revoke(svc.records.store, session.sid, session.clients, svc.settings.lifetimes)
     backchannel.notify(svc.oidc.context, session.user, session.clients)
     return LoggedOut(target)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 import time
 from dataclasses import dataclass
 from dataclasses import field
@@ -31,6 +30,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from gateway.oidc import access_tokens
 from gateway.oidc import id_token
 from gateway.oidc.client_keys import ClientKeys
 from gateway.oidc.client_keys import ClientKeysUnavailable
@@ -186,7 +186,7 @@ class GatewayAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     ) -> dict[str, Any]:
         return {
             "token_type": "Bearer",
-            "access_token": secrets.token_urlsafe(32),
+            "access_token": access_tokens.new_token(user.sid, client.get_client_id()),
             "expires_in": self.context.lifetimes.access_token,
             "scope": scope,
         }

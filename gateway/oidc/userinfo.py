@@ -16,6 +16,7 @@ from typing import Any
 
 from gateway.errors import ClientError
 from gateway.mapping.claims import Destination
+from gateway.oidc import access_tokens
 from gateway.oidc import id_token
 from gateway.oidc.records import TokenRecord
 from gateway.oidc.server import OidcContext
@@ -50,9 +51,13 @@ def bearer_token(authorization: str | None) -> str:
 
 def userinfo(context: OidcContext, token: str) -> UserInfo:
     """The claims for ``token``, or `BearerError`."""
-    record = context.records.get(store_keys.access_token(store_keys.digest(token)), TokenRecord)
+    key = store_keys.access_token(store_keys.digest(token))
+    marker = access_tokens.revocation_marker(token)
+    record, revoked = context.records.get_with_markers(key, TokenRecord, [marker] if marker else [])
     if record is None or record.expires_at <= time.time():
         raise BearerError("invalid_token", "access token unknown or expired")
+    if any(revoked):
+        raise BearerError("invalid_token", "the session this access token belongs to has ended")
     client = context.clients.get(record.client_id)
     if client is None:
         raise BearerError("invalid_token", "client no longer registered")

@@ -29,6 +29,9 @@ class Store(Protocol):
     def get(self, key: str) -> bytes | None:
         """Return the value, or None when absent or expired."""
 
+    def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """`get` each key, in one round trip; the values in the order of ``keys``."""
+
     def take(self, key: str) -> bytes | None:
         """Atomically return and delete the value: at most one caller ever gets it."""
 

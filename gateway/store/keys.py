@@ -61,6 +61,11 @@ def access_token(token_hash: str) -> str:
     return f"at:{{{_own(token_hash)}}}"
 
 
+def logged_out(tag: str) -> str:
+    """Marks the access tokens one session gave one client as revoked (`gateway.oidc.access_tokens`)."""
+    return f"loggedout:{{{_own(tag)}}}"
+
+
 def session(sid: str) -> str:
     """An SSO session, with the e-services it logged in (for logout)."""
     return f"sess:{{{_own(sid)}}}"

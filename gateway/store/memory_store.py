@@ -56,6 +56,10 @@ class MemoryStore:
             entry = self._live(key)
             return None if entry is None else entry[0]
 
+    def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """`get` each key; the values in the order of ``keys``."""
+        return [self.get(key) for key in keys]
+
     def take(self, key: str) -> bytes | None:
         """Atomically return and delete the value: at most one caller ever gets it."""
         with self._lock:

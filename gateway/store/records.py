@@ -12,6 +12,7 @@ import contextlib
 import contextvars
 import logging
 from collections.abc import Iterator
+from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from typing import TypeVar
@@ -91,6 +92,14 @@ class RecordStore:
     def get(self, key: str, cls: type[_T]) -> _T | None:
         """The record under ``key``, or None when absent or unreadable."""
         return self._open(key, cls, self.store.get(key))
+
+    def get_with_markers(self, key: str, cls: type[_T], markers: Sequence[str]) -> tuple[_T | None, list[bool]]:
+        """The record under ``key`` and whether each of the plain keys ``markers`` exists, in one round trip.
+
+        Markers hold no data, only their presence counts (a revocation, say), so they are not sealed.
+        """
+        data, *flags = self.store.get_many([key, *markers])
+        return self._open(key, cls, data), [flag is not None for flag in flags]
 
     def take(self, key: str, cls: type[_T]) -> _T | None:
         """Atomically remove and return the record: only one caller ever gets it."""

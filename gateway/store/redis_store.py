@@ -109,6 +109,16 @@ class RedisStore:
         """Return the value, or None when absent or expired."""
         return _bytes_or_none("get", self._roundtrip("get", ("GET", self._key(key)))[0])
 
+    def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """`get` each key as one pipeline of GETs: one round trip.
+
+        Not MGET: the keys carry different hash tags, which a Redis Cluster cannot serve in one command.
+        """
+        if not keys:
+            return []
+        replies = self._roundtrip("get_many", *(("GET", self._key(key)) for key in keys))
+        return [_bytes_or_none("get_many", reply) for reply in replies]
+
     def take(self, key: str) -> bytes | None:
         """Atomically return and delete the value (GETDEL): at most one caller ever gets it."""
         return _bytes_or_none("take", self._roundtrip("take", ("GETDEL", self._key(key)))[0])

@@ -169,6 +169,28 @@ def test_a_hint_for_this_session_logs_out_at_once_and_redirects_with_state(gatew
     assert any(entry.get("via") == "id_token_hint" and entry.get("ended") == 1 for entry in audit)
 
 
+def _userinfo(gateway: RunningGateway, token: dict[str, Any]) -> requests.Response:
+    headers = {"Authorization": f"Bearer {token['access_token']}"}
+    return requests.get(f"{gateway.url}/userinfo", headers=headers, timeout=5)
+
+
+def test_logging_out_revokes_the_access_tokens_the_session_gave_each_e_service(gateway: RunningGateway) -> None:
+    steps, first = full_login(gateway, "post-rp", "idp")
+    basic = Rp.for_client(gateway, "basic-rp")
+    answered = steps.browser.get(basic.authorization_url(), allow_redirects=False, timeout=10)
+    second = basic.fetch_token(answered.headers["Location"])  # the same SSO session, another e-service
+    _, elsewhere = full_login(gateway, "post-rp", "idp")  # another citizen's session
+    assert [_userinfo(gateway, token).status_code for token in (first, second, elsewhere)] == [200, 200, 200]
+
+    assert _page_marker(_logout(steps.browser, gateway, id_token_hint=first["id_token"])) == "done"
+
+    for token in (first, second):
+        refused = _userinfo(gateway, token)
+        assert refused.status_code == 401
+        assert 'error="invalid_token"' in refused.headers["WWW-Authenticate"]
+    assert _userinfo(gateway, elsewhere).status_code == 200
+
+
 def test_a_post_works_like_a_get(gateway: RunningGateway) -> None:
     steps, token = full_login(gateway, "post-rp", "idp")
     response = steps.browser.post(

@@ -205,6 +205,20 @@ def test_incr_and_get_starts_the_window_like_incr(store: Store) -> None:
     assert store.incr_and_get("n", SHORT_TTL, "other") == (1, None)
 
 
+def test_get_many_reads_each_key_in_order_absent_ones_as_none(store: Store) -> None:
+    store.put("a", b"1", ttl=10)
+    store.put("c", b"\x00three", ttl=10)
+    assert store.get_many(["c", "absent", "a", "c"]) == [b"\x00three", None, b"1", b"\x00three"]
+    assert store.get_many([]) == []
+
+
+def test_get_many_does_not_see_expired_keys(store: Store) -> None:
+    store.put("short", b"v", ttl=SHORT_TTL)
+    store.put("long", b"w", ttl=10)
+    time.sleep(PAST_SHORT_TTL)
+    assert store.get_many(["short", "long"]) == [None, b"w"]
+
+
 def test_incr_counts_from_one(store: Store) -> None:
     assert [store.incr("n", ttl=10) for _ in range(3)] == [1, 2, 3]
     assert store.get("n") == b"3"
