@@ -330,17 +330,20 @@ def on_upstream_response(svc: LoginServices, relay_state: str | None, saml_respo
     """Verify the provider's POST and record the outcome; the browser then resumes."""
     if not relay_state or not saml_response or len(relay_state) > 80:
         raise CitizenError("expired", "ACS: missing SAMLResponse or RelayState")
-    transaction = _stored_transaction(svc, relay_state)
-    if transaction is None or transaction.status is not Status.UPSTREAM or transaction.request_id is None:
+    # One response per login, whichever worker gets it: the first POST takes the transaction out of the
+    # store (atomically), so a replayed or double-submitted response finds nothing and can neither race
+    # the first one nor overwrite its outcome. The outcome, good or bad, puts the transaction back.
+    transaction = _stored_transaction(svc, relay_state, consume=True)
+    if transaction is None:
+        raise CitizenError("expired", "ACS: no transaction waits for this response, or one was already received")
+    lifetime = svc.settings.lifetimes.transaction
+    key = store_keys.transaction(transaction.id)
+    if transaction.status is not Status.UPSTREAM or transaction.request_id is None:
+        svc.records.put(key, transaction, lifetime)  # not waiting for a response: leave it as it was
         raise CitizenError("expired", "ACS: no transaction waits for this response")
     provider = svc.providers.get(transaction.provider_id or "")
     if provider is None:
         raise CitizenError("expired", "ACS: the provider is no longer configured")
-    # One response per login, whichever worker gets it: the first POST claims the transaction, so a
-    # replayed or double-submitted response can neither race the first one nor overwrite its outcome.
-    claim = store_keys.lock(f"acs.{transaction.id}")
-    if not svc.records.store.add_if_absent(claim, b"1", svc.settings.lifetimes.transaction):
-        raise CitizenError("expired", "ACS: a response for this login was already received")
     expectation = Expectation(
         request_id=transaction.request_id,
         provider_entity_id=provider.entity_id,
@@ -349,8 +352,6 @@ def on_upstream_response(svc: LoginServices, relay_state: str | None, saml_respo
         authn_not_before=transaction.created_at if transaction.force_authn else None,
     )
     client = svc.oidc.context.clients.get(transaction.client_id)
-    lifetime = svc.settings.lifetimes.transaction
-    key = store_keys.transaction(transaction.id)
     try:
         sp = _service_provider(svc, transaction.sp_id)
         result = verify_response(sp, saml_response, expectation, svc.replay)
@@ -395,9 +396,7 @@ def resume(svc: LoginServices, tx_id: str | None, cookie_tx: str | None) -> Redi
     if transaction is None:
         raise CitizenError("expired", "resume: transaction not found, expired or already consumed")
     params = transaction.params
-    claim = store_keys.lock(f"acs.{transaction.id}")  # the ACS claim ends with the login
     if transaction.status is Status.FAILED:
-        svc.records.delete(claim)
         url = _error_to_client(svc, params, transaction.oidc_error or "access_denied")
         if _straight_back(transaction):
             return Redirect(url, clear_cookies=(TX_COOKIE,))
@@ -409,9 +408,7 @@ def resume(svc: LoginServices, tx_id: str | None, cookie_tx: str | None) -> Redi
     session = sso.SsoSession(
         sid=user.sid, user=user, provider_id=transaction.provider_id or "", loa=user.identity.loa, created_at=int(now)
     )
-    with svc.records.batch():  # released in the code's round trip
-        svc.records.delete(claim)
-        outcome = _issue_code(svc, params, session, now)
+    outcome = _issue_code(svc, params, session, now)
     return Redirect(outcome.url, outcome.cookies, clear_cookies=(TX_COOKIE,))
 
 

@@ -8,7 +8,7 @@ NX PX and ``incr`` is INCR + PEXPIRE NX in one transaction. That needs Redis
 
 Commands go straight to a redis-py connection (so TLS, AUTH, database and
 protocol are redis-py's), not through ``redis.Redis`` and its pool: on a cold
-login's 13 round trips, that pool's check-out (a ``poll`` of the socket every
+login's dozen round trips, that pool's check-out (a ``poll`` of the socket every
 time) and the client's command layers cost about as much CPU as talking to
 Redis itself (bench/README.md). The store keeps its own idle connections
 instead: each is used by one caller at a time, every reply is read before it
