@@ -370,6 +370,22 @@ def test_one_response_posted_concurrently_completes_one_login(gateway: RunningGa
     assert steps.resume().status_code == 302
 
 
+def test_a_response_posted_again_after_the_first_is_refused_and_the_login_still_completes(
+    gateway: RunningGateway,
+) -> None:
+    """The replay must not take the finished login away from the browser that is about to resume it."""
+    steps = begin(gateway)
+    posted = steps.respond()
+    first = requests.post(posted.acs_url, data=posted.form(), allow_redirects=False, timeout=10)
+    assert first.status_code == 303
+    again = requests.post(posted.acs_url, data=posted.form(), allow_redirects=False, timeout=10)
+    assert again.status_code == 400
+    assert error_code(again) == "expired"
+    steps.resume_url = gateway.url + first.headers["Location"]
+    assert steps.resume().status_code == 302
+    assert "id_token" in steps.rp.fetch_token(steps.callback_url)
+
+
 def test_one_code_redeemed_concurrently_issues_one_token(gateway: RunningGateway) -> None:
     steps = begin(gateway)
     steps.respond()
