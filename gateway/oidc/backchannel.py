@@ -11,9 +11,13 @@ is then met for every client) and `sub` (the pairwise `sub` that client received
 The citizen waits for these calls, so they run in parallel, each with a short timeout and without
 following redirects (a redirect is not a success, section 2.8), and the wait ends after `DEADLINE`
 whatever is still running; a late call finishes on its own daemon thread. Success is 200 or 204
-(section 2.8). Every outcome is logged (client id, status or error class, never the token) and
-counted in the store (`eid_gateway_backchannel_logouts_total` on /metrics); a failure is the
-e-service's to fix and never shown to the citizen as theirs.
+(section 2.8). A failure that may pass (no connection, a timeout, 429 or 5xx: the e-service is
+restarting or overloaded) is retried on that thread after each of `RETRY_DELAYS`, with the same token,
+so a logout is not lost to an e-service's brief outage; a 400 is its answer and is not retried. The
+retries live in the worker's memory: a worker that stops meanwhile drops them. Every final outcome is
+logged (client id, status or error class, attempts, never the token) and counted in the store
+(`eid_gateway_backchannel_logouts_total` on /metrics); a failure is the e-service's to fix and never
+shown to the citizen as theirs.
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ import logging
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from typing import Final
@@ -47,6 +53,9 @@ TIMEOUT: Final = 3.0
 """Seconds for each notification to connect, and again for its answer."""
 DEADLINE: Final = 4.0
 """The most the citizen's request waits for all notifications together."""
+RETRY_DELAYS: Final = (2.0, 10.0, 30.0)
+"""Seconds before each retry of a notification that failed in a way that may pass: all within the token's
+two minutes, so a retried token is still valid when it arrives."""
 DELIVERED: Final = "delivered"
 FAILED: Final = "failed"
 OUTCOMES: Final = (DELIVERED, FAILED)
@@ -73,11 +82,14 @@ def logout_token(
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """How one notification ended: ``outcome`` is `DELIVERED` or `FAILED`; ``detail`` the status or error class."""
+    """How one attempt ended: ``outcome`` is `DELIVERED` or `FAILED`; ``detail`` the status or error class;
+    ``may_pass`` whether the failure is one a later attempt could overcome (the e-service down, overloaded
+    or failing on its side), not an answer it will repeat (400: section 2.8's "the logout failed")."""
 
     client_id: str
     outcome: str
     detail: str
+    may_pass: bool = False
 
 
 def notify(
@@ -87,14 +99,16 @@ def notify(
     *,
     timeout: float = TIMEOUT,
     deadline: float = DEADLINE,
+    retry_delays: Sequence[float] = RETRY_DELAYS,
 ) -> list[Delivery]:
-    """Notify every client in ``client_ids`` that has a `backchannel_logout_uri`; the deliveries that ended
-    within ``deadline`` seconds (the others go on in the background, and log and count themselves)."""
+    """Notify every client in ``client_ids`` that has a `backchannel_logout_uri`; the first attempts that
+    ended within ``deadline`` seconds (retries and slower attempts go on in the background, and log and
+    count themselves)."""
     now = int(time.time())
-    results: list[Delivery] = []
+    first_attempts: list[Delivery] = []
 
     def deliver(client_id: str, uri: str, token: str) -> None:
-        results.append(_deliver(context, client_id, uri, token, timeout))
+        _deliver(context, client_id, uri, token, timeout, retry_delays, first_attempts.append)
 
     threads = []
     for client_id in dict.fromkeys(client_ids):
@@ -112,11 +126,49 @@ def notify(
     end = time.monotonic() + deadline
     for thread in threads:
         thread.join(max(0.0, end - time.monotonic()))
-    return list(results)
+    return list(first_attempts)
 
 
-def _deliver(context: OidcContext, client_id: str, uri: str, token: str, timeout: float) -> Delivery:
-    """POST the token to ``uri`` once; log and count how it went."""
+def _deliver(
+    context: OidcContext,
+    client_id: str,
+    uri: str,
+    token: str,
+    timeout: float,
+    retry_delays: Sequence[float],
+    on_first_attempt: Callable[[Delivery], None],
+) -> None:
+    """POST the token to ``uri``, again after each of ``retry_delays`` while the failure may pass; count the end.
+
+    The same token each time: a retry is the same notification, and its `jti` lets the e-service see that.
+    """
+    delivery = _attempt(client_id, uri, token, timeout)
+    on_first_attempt(delivery)
+    attempts = 1
+    for delay in retry_delays:
+        if not delivery.may_pass:
+            break
+        log.warning(
+            "back-channel logout attempt failed",
+            extra={"client": client_id, "error": delivery.detail, "attempt": attempts, "retry_in": delay},
+        )
+        time.sleep(delay)
+        delivery = _attempt(client_id, uri, token, timeout)
+        attempts += 1
+    if delivery.outcome == DELIVERED:
+        log.info("back-channel logout delivered", extra={"client": client_id, "status": delivery.detail,
+                                                         "attempts": attempts})  # fmt: skip
+    else:
+        log.warning("back-channel logout failed", extra={"client": client_id, "error": delivery.detail,
+                                                         "attempts": attempts})  # fmt: skip
+    try:
+        context.store.incr(store_keys.backchannel_count(client_id, delivery.outcome), COUNTER_TTL)
+    except StoreUnavailable:
+        log.warning("back-channel logout not counted: store unavailable", extra={"client": client_id})
+
+
+def _attempt(client_id: str, uri: str, token: str, timeout: float) -> Delivery:
+    """POST the token to ``uri`` once."""
     try:
         with requests.post(
             uri,
@@ -126,18 +178,13 @@ def _deliver(context: OidcContext, client_id: str, uri: str, token: str, timeout
             stream=True,  # the status is the answer: the body is never read
         ) as response:
             status = response.status_code
-        delivery = Delivery(client_id, DELIVERED if status in (200, 204) else FAILED, str(status))
     except (requests.RequestException, OSError) as error:
-        delivery = Delivery(client_id, FAILED, type(error).__name__)
-    if delivery.outcome == DELIVERED:
-        log.info("back-channel logout delivered", extra={"client": client_id, "status": delivery.detail})
-    else:
-        log.warning("back-channel logout failed", extra={"client": client_id, "error": delivery.detail})
-    try:
-        context.store.incr(store_keys.backchannel_count(client_id, delivery.outcome), COUNTER_TTL)
-    except StoreUnavailable:
-        log.warning("back-channel logout not counted: store unavailable", extra={"client": client_id})
-    return delivery
+        return Delivery(client_id, FAILED, type(error).__name__, may_pass=True)
+    if status in (200, 204):
+        return Delivery(client_id, DELIVERED, str(status))
+    if status == 429 or status >= 500:
+        return Delivery(client_id, FAILED, str(status), may_pass=True)
+    return Delivery(client_id, FAILED, str(status))
 
 
 def counts(context: OidcContext) -> list[tuple[str, str, int]]:

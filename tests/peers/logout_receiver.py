@@ -1,9 +1,9 @@
 """An e-service's back-channel logout endpoint for the tests: records every POST it receives.
 
 A `tests.peers.loopback.LoopbackServer`, like `tests.peers.federation.FeedServer`. It answers
-with ``status`` (a ``Location`` for 3xx, so a client that followed redirects would be seen coming back
-with a GET), after ``delay`` seconds, so tests can make an e-service slow. `down_url` is an address
-nothing listens on.
+with each of ``statuses`` in turn, then ``status`` (a ``Location`` for 3xx, so a client that followed
+redirects would be seen coming back with a GET), after ``delay`` seconds, so tests can make an
+e-service slow or have it fail for a while. `down_url` is an address nothing listens on.
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ class ReceivedPost:
 class LogoutReceiver(LoopbackServer):
     """Serves ``/backchannel-logout`` on 127.0.0.1; see the module docstring."""
 
-    def __init__(self, *, status: int = 200, delay: float = 0.0) -> None:
+    def __init__(self, *, status: int = 200, delay: float = 0.0, statuses: list[int] | None = None) -> None:
         self.status = status
+        self.statuses = list(statuses or [])  # answered first, one per POST, before ``status``
         self.delay = delay
         self.posts: list[ReceivedPost] = []
         self.gets = 0
@@ -44,8 +45,9 @@ class LogoutReceiver(LoopbackServer):
                 body = self.rfile.read(length).decode("utf-8")
                 with receiver._lock:
                     receiver.posts.append(ReceivedPost(self.path, self.headers.get("Content-Type", ""), parse_qs(body)))
+                    status = receiver.statuses.pop(0) if receiver.statuses else receiver.status
                 time.sleep(receiver.delay)
-                self._answer(receiver.status)
+                self._answer(status)
 
             def do_GET(self) -> None:
                 with receiver._lock:

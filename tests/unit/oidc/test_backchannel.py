@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import pytest
 from joserfc import jwt
@@ -102,7 +103,8 @@ def test_notifications_go_to_clients_with_a_uri_and_outcomes_are_counted(keys: S
             _client("down", down_url()),
             _client("silent", None),
         )
-        deliveries = backchannel.notify(context, USER, ["ok", "broken", "redirecting", "down", "silent", "ok", "gone"])
+        named = ["ok", "broken", "redirecting", "down", "silent", "ok", "gone"]
+        deliveries = backchannel.notify(context, USER, named, retry_delays=())
         outcomes = {d.client_id: (d.outcome, d.detail) for d in deliveries}
         assert outcomes == {
             "ok": ("delivered", "200"),
@@ -127,7 +129,7 @@ def test_a_slow_client_times_out_on_its_own(keys: SigningKeys) -> None:
     with LogoutReceiver(delay=3) as slow, LogoutReceiver() as fast:
         context = _context(keys, _client("slow", slow.url), _client("fast", fast.url))
         began = time.monotonic()
-        deliveries = backchannel.notify(context, USER, ["slow", "fast"], timeout=0.5, deadline=2.0)
+        deliveries = backchannel.notify(context, USER, ["slow", "fast"], timeout=0.5, deadline=2.0, retry_delays=())
         assert time.monotonic() - began < 1.5
     assert {d.client_id: (d.outcome, d.detail) for d in deliveries} == {
         "slow": ("failed", "ReadTimeout"),
@@ -143,3 +145,41 @@ def test_the_citizen_waits_no_longer_than_the_deadline(keys: SigningKeys) -> Non
         assert time.monotonic() - began < 1.0
         assert deliveries == []  # still running: it logs and counts itself when it ends
         assert len(slow.posts) == 1
+
+
+def test_a_failure_that_may_pass_is_retried_with_the_same_token_and_counted_once(keys: SigningKeys) -> None:
+    with LogoutReceiver(statuses=[503, 500]) as restarting, LogoutReceiver(status=400) as refusing:
+        context = _context(keys, _client("restarting", restarting.url), _client("refusing", refusing.url))
+        deliveries = backchannel.notify(context, USER, ["restarting", "refusing"], retry_delays=(0.05, 0.05, 0.05))
+        assert {d.client_id: (d.outcome, d.detail) for d in deliveries} == {
+            "restarting": ("failed", "503"),  # what the citizen's request saw: the first attempt
+            "refusing": ("failed", "400"),
+        }
+        _wait_until(lambda: len(restarting.posts) == 3)
+        time.sleep(0.3)  # room for a wrong fourth attempt, or a retry of the 400
+    assert len(restarting.posts) == 3
+    assert len({post.form["logout_token"][0] for post in restarting.posts}) == 1
+    assert len(refusing.posts) == 1  # "the logout failed" is the e-service's answer, not an outage
+    counts = {(client, outcome): n for client, outcome, n in backchannel.counts(context)}
+    assert counts[("restarting", "delivered")] == 1
+    assert counts[("restarting", "failed")] == 0
+    assert counts[("refusing", "failed")] == 1
+
+
+def test_retries_end_after_the_last_delay_and_the_failure_is_counted(keys: SigningKeys) -> None:
+    context = _context(keys, _client("down", down_url()))
+    deliveries = backchannel.notify(context, USER, ["down"], retry_delays=(0.05, 0.05))
+    assert [(d.outcome, d.detail) for d in deliveries] == [("failed", "ConnectionError")]
+    _wait_until(lambda: {(c, o): n for c, o, n in backchannel.counts(context)}[("down", "failed")] == 1)
+
+
+def test_retries_fit_in_the_logout_tokens_lifetime() -> None:
+    worst_case = sum(backchannel.RETRY_DELAYS) + 2 * backchannel.TIMEOUT * (len(backchannel.RETRY_DELAYS) + 1)
+    assert worst_case < backchannel.TOKEN_LIFETIME
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float = 5) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
