@@ -8,8 +8,42 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import textwrap
 
 _PATCH = "from gevent import monkey\n\nmonkey.patch_all()\n\n"
+
+TICKER = textwrap.dedent(
+    """
+    import time
+
+    import gevent
+
+
+    def busy_for(seconds: float) -> None:
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            pass
+
+
+    def ticks_during(work):
+        # How often another greenlet got to run (it wakes every 5 ms) while work() ran, and work's result.
+        ticks = 0
+
+        def tick() -> None:
+            nonlocal ticks
+            while True:
+                gevent.sleep(0.005)
+                ticks += 1
+
+        ticker = gevent.spawn(tick)
+        gevent.sleep(0)
+        result = work()
+        ticks_seen = ticks
+        ticker.kill()
+        return ticks_seen, result
+    """
+)
+"""Helpers a program may start with (``TICKER + program``): does other work go on while something runs?"""
 
 
 def run_under_gevent(program: str, *args: str) -> str:

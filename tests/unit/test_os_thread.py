@@ -7,6 +7,7 @@ import textwrap
 import threading
 
 from gateway.os_thread import run_cpu_bound
+from tests.gevent_child import TICKER
 from tests.gevent_child import run_under_gevent
 
 _PROGRAM = textwrap.dedent(
@@ -50,37 +51,14 @@ def test_os_threads_each_have_their_own() -> None:
     assert run_under_gevent(program) == repr(None)
 
 
-_TICKS_DURING = textwrap.dedent(
+_TICKS_DURING = TICKER + textwrap.dedent(
     """
-    import time
-
-    import gevent
-
     from gateway.os_thread import run_cpu_bound
 
 
     def busy() -> str:
-        end = time.perf_counter() + 0.3
-        while time.perf_counter() < end:
-            pass
+        busy_for(0.3)
         return "done"
-
-
-    def ticks_during(work) -> tuple[int, object]:
-        ticks = 0
-
-        def tick() -> None:
-            nonlocal ticks
-            while True:
-                gevent.sleep(0.005)
-                ticks += 1
-
-        ticker = gevent.spawn(tick)
-        gevent.sleep(0)
-        result = work()
-        ticks_seen = ticks
-        ticker.kill()
-        return ticks_seen, result
 
 
     print(repr((ticks_during(busy), ticks_during(lambda: run_cpu_bound(busy)))))

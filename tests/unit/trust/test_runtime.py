@@ -18,6 +18,7 @@ from gateway.settings.load import load_settings
 from gateway.store import keys as store_keys
 from gateway.trust.certs import KeyPair
 from gateway.trust.keystore import generate_keys
+from tests.gevent_child import TICKER
 from tests.gevent_child import run_under_gevent
 from tests.peers.federation import FederationCA
 from tests.peers.federation import aggregate
@@ -115,13 +116,10 @@ def test_an_expired_copy_stops_being_trusted(tmp_path: Path, keys: Path, signer:
     assert not app.extensions["eid_gateway"].login.sp.knows("https://idp.test.example/idp")
 
 
-_SERVING_WHILE_REBUILDING = textwrap.dedent(
+_SERVING_WHILE_REBUILDING = TICKER + textwrap.dedent(
     """
     import sys
-    import time
     from pathlib import Path
-
-    import gevent
 
     from gateway.trust.keystore import load_keys
     from gateway.trust.metadata_refresh import MetadataRefresher
@@ -138,27 +136,13 @@ _SERVING_WHILE_REBUILDING = textwrap.dedent(
 
 
     def rebuild_like_a_large_aggregate(keys) -> None:
-        end = time.perf_counter() + 0.3
-        while time.perf_counter() < end:
-            pass
+        busy_for(0.3)
         rebuilt.append(sorted(key.stage for key in keys.keys if key.role == "oidc-signing"))
 
 
     runtime.on_keys(rebuild_like_a_large_aggregate)
     rollover(keys_dir, "oidc-signing", kind="ec")
-    ticks = 0
-
-
-    def serve() -> None:
-        global ticks
-        while True:
-            gevent.sleep(0.005)
-            ticks += 1
-
-
-    server = gevent.spawn(serve)
-    gevent.sleep(0)
-    runtime.tick()
+    ticks, _ = ticks_during(runtime.tick)
     print(repr((ticks, rebuilt)))
     """
 )
