@@ -21,7 +21,9 @@ import redis
 
 from gateway.errors import StoreUnavailable
 from gateway.store.memory_store import MemoryStore
+from gateway.store.redis_cluster_store import RedisClusterStore
 from gateway.store.redis_store import RedisStore
+from tests.redis_processes import RedisProcesses
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -77,6 +79,30 @@ def make_redis_store(redis_url: str, _redis_admin: redis.Redis) -> Iterator[Call
 def redis_store(make_redis_store: Callable[[], RedisStore]) -> RedisStore:
     """A RedisStore whose keys are private to this test and deleted at teardown."""
     return make_redis_store()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_ports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[int]]:
+    """The ports of a private three-node Redis Cluster for this test session (`tests.redis_processes`)."""
+    processes = RedisProcesses(tmp_path_factory.mktemp("redis-cluster"))
+    try:
+        yield processes.cluster(3)
+    finally:
+        processes.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url(redis_cluster_ports: list[int]) -> str:
+    """The store URL of the private cluster: one node to learn the layout from."""
+    return f"redis+cluster://127.0.0.1:{redis_cluster_ports[0]}"
+
+
+@pytest.fixture
+def cluster_store(redis_cluster_url: str) -> Iterator[RedisClusterStore]:
+    """A RedisClusterStore on the private cluster, under a fresh prefix (the cluster goes away with the session)."""
+    store = RedisClusterStore(redis_cluster_url, prefix=f"test:{uuid4().hex}:")
+    yield store
+    store.close()
 
 
 @pytest.fixture

@@ -34,10 +34,55 @@ from redis.sentinel import Sentinel
 from redis.sentinel import SentinelConnectionPool
 
 SENTINEL_SCHEMES = frozenset({"redis+sentinel", "rediss+sentinel"})
+CLUSTER_SCHEMES = frozenset({"redis+cluster", "rediss+cluster"})
 _SENTINEL_PORT = 26379
+_REDIS_PORT = 6379
+_SENTINEL_OPTIONS = frozenset({"sentinel_auth", "ssl_ca_certs"})
 _SERVICE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _HOST = re.compile(r"\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]{1,253}")
-_QUERY = frozenset({"sentinel_auth", "ssl_ca_certs"})
+
+
+@dataclass(frozen=True, slots=True)
+class _NodesUrl:
+    """What Sentinel and Cluster URLs share: TLS or not, credentials, a list of nodes, a path, options."""
+
+    tls: bool
+    username: str | None
+    password: str | None = field(repr=False)
+    nodes: tuple[tuple[str, int], ...]
+    path: tuple[str, ...]
+    options: dict[str, str]
+
+
+def _parse_nodes_url(url: str, schemes: frozenset[str], what: str, port: int, options: frozenset[str]) -> _NodesUrl:
+    scheme, separator, rest = url.partition("://")
+    if not separator or scheme.lower() not in schemes:
+        raise ValueError(f"a {what} URL starts with {' or '.join(f'{s}://' for s in sorted(schemes))}")
+    rest, _, query = rest.partition("?")
+    authority, _, path = rest.partition("/")
+    credentials, at, hosts = authority.rpartition("@")
+    username = password = None
+    if at:
+        user, colon, secret = credentials.partition(":")
+        username, password = (unquote(user) or None), (unquote(secret) if colon else None)
+    nodes = tuple(_host_port(part, what, port) for part in hosts.split(","))
+    given = dict(parse_qsl(query, keep_blank_values=True))
+    unknown = sorted(set(given) - options)
+    if unknown:
+        raise ValueError(f"unknown {what} URL option {unknown[0]!r}: use {' or '.join(sorted(options))}")
+    return _NodesUrl(
+        tls=scheme.lower().startswith("rediss+"), username=username, password=password, nodes=nodes,
+        path=tuple(segment for segment in path.split("/") if segment), options=given,
+    )  # fmt: skip
+
+
+def _host_port(part: str, what: str, default_port: int) -> tuple[str, int]:
+    host, port = part, str(default_port)
+    if ":" in part and not part.endswith("]"):
+        host, _, port = part.rpartition(":")
+    if not _HOST.fullmatch(host) or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"each {what} node is host or host:port, separated by commas")
+    return host.strip("[]"), int(port)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,48 +101,49 @@ class SentinelAddress:
 
 def parse_sentinel_url(url: str) -> SentinelAddress:
     """The parts of a Sentinel URL (see the module docstring); ValueError saying what is wrong."""
-    scheme, separator, rest = url.partition("://")
-    if not separator or scheme.lower() not in SENTINEL_SCHEMES:
-        raise ValueError("a Sentinel URL starts with redis+sentinel:// or rediss+sentinel://")
-    rest, _, query = rest.partition("?")
-    authority, _, path = rest.partition("/")
-    credentials, at, hosts = authority.rpartition("@")
-    username = password = None
-    if at:
-        user, colon, secret = credentials.partition(":")
-        username, password = (unquote(user) or None), (unquote(secret) if colon else None)
-    sentinels = tuple(_host_port(part) for part in hosts.split(","))
-    segments = path.split("/") if path else []
+    parts = _parse_nodes_url(
+        url, SENTINEL_SCHEMES, "Sentinel", _SENTINEL_PORT, frozenset({"sentinel_auth", "ssl_ca_certs"})
+    )
+    segments = parts.path
     if not segments or not _SERVICE.fullmatch(segments[0]):
         raise ValueError("name the Sentinel service after the hosts: redis+sentinel://host:26379/service")
     if len(segments) > 2 or (len(segments) == 2 and not segments[1].isdigit()):
         raise ValueError("after the service name only a database number may follow: /service/0")
-    options = dict(parse_qsl(query, keep_blank_values=True))
-    unknown = sorted(set(options) - _QUERY)
-    if unknown:
-        raise ValueError(f"unknown Sentinel URL option {unknown[0]!r}: use sentinel_auth or ssl_ca_certs")
-    sentinel_auth = options.get("sentinel_auth", "false").lower()
+    sentinel_auth = parts.options.get("sentinel_auth", "false").lower()
     if sentinel_auth not in ("true", "false"):
         raise ValueError("sentinel_auth is true or false")
     return SentinelAddress(
-        sentinels=sentinels,
+        sentinels=parts.nodes,
         service=segments[0],
         db=int(segments[1]) if len(segments) == 2 else 0,
-        username=username,
-        password=password,
-        tls=scheme.lower() == "rediss+sentinel",
+        username=parts.username,
+        password=parts.password,
+        tls=parts.tls,
         sentinel_auth=sentinel_auth == "true",
-        ca_file=options.get("ssl_ca_certs") or None,
+        ca_file=parts.options.get("ssl_ca_certs") or None,
     )
 
 
-def _host_port(part: str) -> tuple[str, int]:
-    host, port = part, str(_SENTINEL_PORT)
-    if ":" in part and not part.endswith("]"):
-        host, _, port = part.rpartition(":")
-    if not _HOST.fullmatch(host) or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError("each Sentinel node is host or host:port, separated by commas")
-    return host.strip("[]"), int(port)
+@dataclass(frozen=True, slots=True)
+class ClusterAddress:
+    """A parsed ``redis+cluster://`` URL: the nodes to ask for the cluster's layout first."""
+
+    nodes: tuple[tuple[str, int], ...]
+    username: str | None
+    password: str | None = field(repr=False)
+    tls: bool
+    ca_file: str | None
+
+
+def parse_cluster_url(url: str) -> ClusterAddress:
+    """The parts of a Cluster URL (see `gateway.store.redis_cluster_store`); ValueError saying what is wrong."""
+    parts = _parse_nodes_url(url, CLUSTER_SCHEMES, "Cluster", _REDIS_PORT, frozenset({"ssl_ca_certs"}))
+    if parts.path:
+        raise ValueError("a Redis Cluster has one database: nothing may follow the nodes but options")
+    return ClusterAddress(
+        nodes=parts.nodes, username=parts.username, password=parts.password, tls=parts.tls,
+        ca_file=parts.options.get("ssl_ca_certs") or None,
+    )  # fmt: skip
 
 
 Connect = Callable[[], Any]

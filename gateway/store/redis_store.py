@@ -90,7 +90,7 @@ class RedisStore:
 
     def put(self, key: str, value: bytes, ttl: float) -> None:
         """Set ``key`` to ``value`` for ``ttl`` seconds, replacing any value (SET PX)."""
-        self._roundtrip("put", ("SET", self._key(key), value, "PX", _ttl_ms(ttl)))
+        self._roundtrip("put", ("SET", self._key(key), value, "PX", ttl_ms(ttl)))
 
     def put_many(self, items: Sequence[tuple[str, bytes, float]], delete: Sequence[str] = ()) -> None:
         """`put` each ``(key, value, ttl)`` in order, then one DEL of ``delete``, as one pipeline: one round trip.
@@ -99,7 +99,7 @@ class RedisStore:
         Cluster cannot put in one transaction, and separate puts were never
         atomic either.
         """
-        commands: list[_Command] = [("SET", self._key(key), value, "PX", _ttl_ms(ttl)) for key, value, ttl in items]
+        commands: list[_Command] = [("SET", self._key(key), value, "PX", ttl_ms(ttl)) for key, value, ttl in items]
         if delete:
             commands.append(("DEL", *(self._key(key) for key in delete)))
         if commands:
@@ -107,7 +107,7 @@ class RedisStore:
 
     def get(self, key: str) -> bytes | None:
         """Return the value, or None when absent or expired."""
-        return _bytes_or_none("get", self._roundtrip("get", ("GET", self._key(key)))[0])
+        return bytes_or_none("get", self._roundtrip("get", ("GET", self._key(key)))[0])
 
     def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         """`get` each key as one pipeline of GETs: one round trip.
@@ -117,15 +117,15 @@ class RedisStore:
         if not keys:
             return []
         replies = self._roundtrip("get_many", *(("GET", self._key(key)) for key in keys))
-        return [_bytes_or_none("get_many", reply) for reply in replies]
+        return [bytes_or_none("get_many", reply) for reply in replies]
 
     def take(self, key: str) -> bytes | None:
         """Atomically return and delete the value (GETDEL): at most one caller ever gets it."""
-        return _bytes_or_none("take", self._roundtrip("take", ("GETDEL", self._key(key)))[0])
+        return bytes_or_none("take", self._roundtrip("take", ("GETDEL", self._key(key)))[0])
 
     def add_if_absent(self, key: str, value: bytes, ttl: float) -> bool:
         """Set ``key`` only if it does not exist (SET NX PX); True when this call set it."""
-        (reply,) = self._roundtrip("add_if_absent", ("SET", self._key(key), value, "PX", _ttl_ms(ttl), "NX"))
+        (reply,) = self._roundtrip("add_if_absent", ("SET", self._key(key), value, "PX", ttl_ms(ttl), "NX"))
         return reply is not None
 
     def incr(self, key: str, ttl: float) -> int:
@@ -135,7 +135,7 @@ class RedisStore:
         do not extend the window; MULTI/EXEC makes the pair one step.
         """
         name = self._key(key)
-        replies = self._roundtrip("incr", ("MULTI",), ("INCR", name), ("PEXPIRE", name, _ttl_ms(ttl), "NX"), ("EXEC",))
+        replies = self._roundtrip("incr", ("MULTI",), ("INCR", name), ("PEXPIRE", name, ttl_ms(ttl), "NX"), ("EXEC",))
         count, _ = replies[-1]
         return int(count)
 
@@ -148,9 +148,9 @@ class RedisStore:
         """
         name = self._key(key)
         count, _, value = self._roundtrip(
-            "incr_and_get", ("INCR", name), ("PEXPIRE", name, _ttl_ms(ttl), "NX"), ("GET", self._key(other))
+            "incr_and_get", ("INCR", name), ("PEXPIRE", name, ttl_ms(ttl), "NX"), ("GET", self._key(other))
         )
-        return int(count), _bytes_or_none("incr_and_get", value)
+        return int(count), bytes_or_none("incr_and_get", value)
 
     def delete(self, *keys: str) -> None:
         """Remove keys; absent keys are ignored.
@@ -271,7 +271,7 @@ def _exchange(connection: _Connection, commands: Sequence[_Command]) -> list[Any
     return replies
 
 
-def _bytes_or_none(operation: str, reply: Any) -> bytes | None:
+def bytes_or_none(operation: str, reply: Any) -> bytes | None:
     """A value as stored; anything else means the URL asked redis-py to decode replies, which the store cannot use."""
     if reply is None or isinstance(reply, bytes):
         return reply
@@ -282,7 +282,7 @@ def _unavailable(operation: str, exc: BaseException) -> StoreUnavailable:
     return StoreUnavailable(f"store unavailable: {operation} failed ({type(exc).__name__})")
 
 
-def _ttl_ms(ttl: float) -> int:
+def ttl_ms(ttl: float) -> int:
     """Seconds to whole milliseconds, rounded up so a short TTL never becomes zero (Redis refuses 0)."""
     if not (math.isfinite(ttl) and ttl > 0):
         raise ValueError("ttl must be a positive, finite number of seconds")

@@ -244,6 +244,8 @@ def start_gateway(
 
 def delete_keys(redis_url: str, prefix: str) -> None:
     """Delete the keys under ``prefix``, and only those (never FLUSHDB: the Redis may be shared)."""
+    if redis_url.startswith("redis+cluster://"):
+        return  # the tests' private cluster (`redis_cluster_url`) ends with the session
     client = redis.Redis.from_url(redis_url, socket_timeout=5)
     keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
     if keys:

@@ -33,7 +33,7 @@ THREADS = 16
 T = TypeVar("T")
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 def store(request: pytest.FixtureRequest) -> Store:
     """Each contract test runs once per implementation."""
     return request.getfixturevalue(f"{request.param}_store")
