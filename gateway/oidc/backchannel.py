@@ -77,7 +77,8 @@ def logout_token(
         "sid": user.sid,
         "events": {EVENT: {}},
     }
-    return id_token.sign(claims, keys, typ=LOGOUT_JWT_TYPE)
+    # Verified like the client's ID tokens (section 2.6), so signed like them.
+    return id_token.sign(claims, keys, typ=LOGOUT_JWT_TYPE, alg=client.id_token_signed_response_alg)
 
 
 @dataclass(frozen=True, slots=True)

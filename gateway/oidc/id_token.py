@@ -52,9 +52,10 @@ def identity_claims(
     )
 
 
-def sign(claims: dict[str, Any], keys: SigningKeys, typ: str = "JWT") -> str:
-    """Sign with the active key, its `kid` in the header (one snapshot: a rollover cannot split them)."""
-    active = keys.current()
+def sign(claims: dict[str, Any], keys: SigningKeys, typ: str = "JWT", alg: str | None = None) -> str:
+    """Sign with the active key for ``alg`` (default: the default algorithm's), its `kid` in the header
+    (one snapshot: a rollover cannot split them)."""
+    active = keys.current(alg)
     header = {"alg": active.alg, "kid": active.kid, "typ": typ}
     return jwt.encode(header, claims, active.key, algorithms=[active.alg])
 
@@ -88,4 +89,4 @@ def id_token(
     )
     if nonce:
         claims["nonce"] = nonce
-    return sign(claims, keys)
+    return sign(claims, keys, alg=client.id_token_signed_response_alg)

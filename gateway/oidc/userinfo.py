@@ -68,5 +68,6 @@ def userinfo(context: OidcContext, token: str) -> UserInfo:
     # OIDC Core 5.3.2 when the client registered an alg; always in Sweden Connect mode (OSPROF 4.1: MUST be signed).
     if client.settings.userinfo_signed_response_alg or context.sweden_connect:
         signed = dict(claims, iss=context.issuer, aud=client.client_id, iat=int(time.time()))
-        return UserInfo(claims, id_token.sign(signed, context.signing_keys))
+        alg = client.settings.userinfo_signed_response_alg or client.settings.id_token_signed_response_alg
+        return UserInfo(claims, id_token.sign(signed, context.signing_keys, alg=alg))
     return UserInfo(claims)

@@ -36,7 +36,7 @@ def discovery() -> Response:
     document = provider_metadata(
         services.settings.issuer,
         providers.acr_values_supported(services.settings.acr_policy),
-        services.signing_keys.alg,
+        services.signing_keys.algs,
         sweden_connect=services.settings.sweden_connect,
         user_message_supported=providers.any_user_message(),
     )

@@ -7,6 +7,9 @@ plain-http issuer. Each refusal names the file and key to change.
 
 from __future__ import annotations
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from gateway.errors import Problem
 from gateway.mapping.attributes import load_profiles
 from gateway.settings.schema import ClientSettings
@@ -46,6 +49,7 @@ def check_settings(settings: Settings) -> list[Problem]:
             problems.append(_at(client, "jwks_uri", "must use https"))
         problems.extend(_check_logout_uris(settings, client))
     problems.extend(_check_service_providers(settings))
+    problems.extend(_check_signing_algs(settings))
     if not settings.development:
         problems.extend(_check_trust(settings))
     if settings.sweden_connect:
@@ -71,6 +75,38 @@ def check_settings(settings: Settings) -> list[Problem]:
                     )
                 )
     return problems
+
+
+_ALG_SETTINGS = ("id_token_signed_response_alg", "userinfo_signed_response_alg")
+
+
+def _check_signing_algs(settings: Settings) -> list[Problem]:
+    """Every algorithm a client asks tokens to be signed with has a key in ``keys_dir``.
+
+    RS256 comes from an RSA ``oidc-signing`` key, ES256 from ``oidc-signing-ec`` or an EC ``oidc-signing``.
+    A directory without keys yet is not judged: the first start (development) or `keys generate` makes
+    every role.
+    """
+    wanted = [(client, name, getattr(client, name)) for client in settings.clients for name in _ALG_SETTINGS]
+    wanted = [(client, name, alg) for client, name, alg in wanted if alg is not None]
+    primary = settings.keys_dir / "oidc-signing.pem"
+    if not wanted or not primary.is_file():
+        return []
+    try:
+        primary_is_ec = isinstance(
+            serialization.load_pem_private_key(primary.read_bytes(), None), ec.EllipticCurvePrivateKey
+        )
+    except (OSError, ValueError):
+        return []  # reported where the keys are loaded, with the file named
+    available = {"ES256" if primary_is_ec else "RS256"}
+    if (settings.keys_dir / "oidc-signing-ec.pem").is_file():
+        available.add("ES256")
+    fix = {
+        "ES256": f"needs the oidc-signing-ec key: run `eid-gateway keys generate --dir {settings.keys_dir}` "
+        "(it adds missing keys and changes none)",
+        "RS256": "needs an RSA oidc-signing key, and this one is EC",
+    }
+    return [_at(client, name, f"{alg} {fix[alg]}") for client, name, alg in wanted if alg not in available]
 
 
 def _check_logout_uris(settings: Settings, client: ClientSettings) -> list[Problem]:

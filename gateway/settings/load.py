@@ -219,6 +219,7 @@ def _client(reader: Reader) -> ClientSettings | None:
             "client_id", "redirect_uris", "token_endpoint_auth_method", "client_secret", "jwks", "jwks_uri",
             "client_name", "post_logout_redirect_uris", "scopes", "subject_type", "sector_identifier",
             "accept_coordination_number", "logo_uri", "default_acr_values", "userinfo_signed_response_alg",
+            "id_token_signed_response_alg",
             "client_name#sv", "client_name#en", "contacts", "client_uri", "sp", "theme",
             "backchannel_logout_uri", "backchannel_logout_session_required",
         }
@@ -273,6 +274,7 @@ def _client(reader: Reader) -> ClientSettings | None:
         logo_uri=reader.text("logo_uri", None),
         default_acr_values=reader.strings("default_acr_values"),
         userinfo_signed_response_alg=reader.choice("userinfo_signed_response_alg", ("RS256", "ES256"), None),
+        id_token_signed_response_alg=reader.choice("id_token_signed_response_alg", ("RS256", "ES256"), None),
         contacts=reader.strings("contacts"),
         client_uri=reader.text("client_uri", None),
         sp=reader.text("sp", None),

@@ -45,6 +45,8 @@ class ClientSettings:
     logo_uri: str | None = None
     default_acr_values: tuple[str, ...] = ()
     userinfo_signed_response_alg: str | None = None
+    id_token_signed_response_alg: str | None = None
+    """RS256 or ES256 (OIDC Dynamic Client Registration 2); None: the gateway's default key's algorithm."""
     contacts: tuple[str, ...] = ()
     client_uri: str | None = None
     sp: str | None = None

@@ -36,7 +36,12 @@ from cryptography.hazmat.primitives import serialization
 from gateway.trust.certs import generate_key_pair
 from gateway.trust.certs import self_signed
 
-ROLES = ("oidc-signing", "saml-signing", "saml-encryption", "oidc-encryption")
+ROLES = ("oidc-signing", "oidc-signing-ec", "saml-signing", "saml-encryption", "oidc-encryption")
+OPTIONAL_ROLES = frozenset({"oidc-signing-ec"})
+"""Roles a keys directory may lack: ``oidc-signing-ec`` (a P-256 key for e-services that want ES256 tokens,
+REQUIRED by the Swedish OIDC profile 7) came later, and `keys generate` adds it to an existing directory."""
+EC_ROLES = frozenset({"oidc-signing-ec"})
+"""Roles whose keys are always EC P-256."""
 STAGES = ("next", "active", "previous")
 
 
@@ -74,6 +79,10 @@ class KeySet:
             if key.role == role and key.stage == "active":
                 return key
         raise LookupError(role)
+
+    def has(self, role: str) -> bool:
+        """Whether ``role`` has an active key (an optional role may have none)."""
+        return any(key.role == role and key.stage == "active" for key in self.keys)
 
     def published(self, role: str) -> tuple[StoredKey, ...]:
         """Keys peers must know: the next, the active and the previous one."""
@@ -148,14 +157,21 @@ def ensure_key_pair(keys_dir: Path, name: str, *, kind: str = "rsa") -> tuple[Pa
 def generate_keys(keys_dir: Path, *, kind: str = "rsa", stage: str = "active", roles: tuple[str, ...] = ROLES) -> None:
     """Create the missing keys of ``roles`` at ``stage`` and the secret seed.
 
-    ``kind`` applies to the OIDC signing key only: the other keys are always RSA 3072, because assertions
-    and request objects are encrypted to them with RSA-OAEP (DP 8.4, Swedish OIDC profile 7) and
-    pysaml2 signs HTTP-Redirect requests with RSA only.
+    ``kind`` applies to the OIDC signing key only: ``oidc-signing-ec`` is always EC P-256, and the other
+    keys are always RSA 3072, because assertions and request objects are encrypted to them with RSA-OAEP
+    (DP 8.4, Swedish OIDC profile 7) and pysaml2 signs HTTP-Redirect requests with RSA only.
     """
     for role in roles:
         name = _file_name(role, stage, "")
-        ensure_key_pair(keys_dir, name, kind=kind if role == "oidc-signing" else "rsa")
+        ensure_key_pair(keys_dir, name, kind=role_kind(role, kind))
     _write_exclusive(keys_dir / "secret.key", secrets.token_hex(32).encode(), 0o600)
+
+
+def role_kind(role: str, oidc_signing_kind: str = "rsa") -> str:
+    """The kind of key ``role`` holds: ``oidc_signing_kind`` for oidc-signing, EC or RSA for the others."""
+    if role in EC_ROLES:
+        return "ec"
+    return oidc_signing_kind if role == "oidc-signing" else "rsa"
 
 
 def load_keys(keys_dir: Path, configured_secret: bytes | None) -> KeySet:
@@ -167,7 +183,7 @@ def load_keys(keys_dir: Path, configured_secret: bytes | None) -> KeySet:
                 key_path = keys_dir / _file_name(role, stage, ".pem")
                 cert_path = keys_dir / _file_name(role, stage, ".crt")
                 if not key_path.exists():
-                    if stage == "active":
+                    if stage == "active" and role not in OPTIONAL_ROLES:
                         raise FileNotFoundError(f"{key_path} is missing: run `eid-gateway keys generate`")
                     continue
                 keys.append(StoredKey(role, stage, key_path, cert_path, key_path.read_bytes(), cert_path.read_bytes()))

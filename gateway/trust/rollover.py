@@ -37,6 +37,7 @@ from gateway.trust.keystore import ensure_key_pair
 from gateway.trust.keystore import key_file
 from gateway.trust.keystore import keys_locked
 from gateway.trust.keystore import load_keys
+from gateway.trust.keystore import role_kind
 
 
 class RolloverRefused(Exception):
@@ -109,12 +110,12 @@ def rollover(keys_dir: Path, role: str, *, kind: str = "rsa") -> KeyStatus:
     """Create the ``next`` key of ``role`` (published from now on, not yet used)."""
     _check_role(role)
     if kind != "rsa" and role != "oidc-signing":
-        raise RolloverRefused("SAML keys are RSA: only oidc-signing may be EC")
+        raise RolloverRefused("--kind is for oidc-signing: oidc-signing-ec is always EC, the other keys RSA")
     with keys_locked(keys_dir, exclusive=True):
         if key_file(keys_dir, role, "next").exists():
             raise RolloverRefused(f"{role} already has a next key: activate it first")
         name = key_file(keys_dir, role, "next").stem
-        ensure_key_pair(keys_dir, name, kind=kind)
+        ensure_key_pair(keys_dir, name, kind=role_kind(role, kind))
     return next(s for s in key_status(keys_dir) if s.role == role and s.stage == "next")
 
 
@@ -128,6 +129,8 @@ def activate(keys_dir: Path, role: str, *, wait: float, force: bool = False, now
     now = time.time() if now is None else now
     with keys_locked(keys_dir, exclusive=True):
         nxt, active, previous = (key_file(keys_dir, role, stage) for stage in STAGES)
+        if not active.exists():
+            raise RolloverRefused(f"{role} has no active key yet: `eid-gateway keys generate --dir` adds it")
         if not nxt.exists() or not _cert_path(keys_dir, role, "next").exists():
             raise RolloverRefused(f"{role} has no next key: run `eid-gateway keys rollover --role {role}` first")
         if previous.exists():

@@ -1,4 +1,8 @@
-"""The gateway's JSON Web Keys: the active one signs, all published ones verify.
+"""The gateway's JSON Web Keys: the active one of each algorithm signs, all published ones verify.
+
+``oidc-signing`` signs with RS256 (or ES256 when it was made with ``--kind ec``), the default for every
+e-service; ``oidc-signing-ec``, when present, signs with ES256 for e-services that registered
+``id_token_signed_response_alg: ES256`` (the Swedish OIDC profile 7 REQUIRES both RS256 and ES256).
 
 Published in JWKS in rollover order (next, active, previous), so an e-service
 caches the next key before it signs anything and can still verify tokens
@@ -61,9 +65,15 @@ def _import_decryption(stored: StoredKey) -> RSAKey:
 @dataclass(frozen=True, slots=True)
 class _KeySnapshot:
     active: ActiveKey
+    signers: dict[str, ActiveKey]
     published: tuple[JwkKey, ...]
     decryption: tuple[RSAKey, ...]
     encryption: tuple[RSAKey, ...]
+
+
+def _active(stored: StoredKey) -> ActiveKey:
+    key = _import(stored)
+    return ActiveKey(key=key, kid=str(key.kid), alg=_alg(key))
 
 
 class SigningKeys:
@@ -74,11 +84,17 @@ class SigningKeys:
 
     @staticmethod
     def _import(keys: KeySet) -> _KeySnapshot:
-        active = _import(keys.active("oidc-signing"))
+        active = _active(keys.active("oidc-signing"))
+        signers = {active.alg: active}
+        roles = ["oidc-signing"]
+        if keys.has("oidc-signing-ec"):  # published whenever present: it may have signed tokens still in use
+            roles.append("oidc-signing-ec")
+            signers.setdefault("ES256", _active(keys.active("oidc-signing-ec")))  # an EC oidc-signing key first
         decryption = keys.published("oidc-encryption")
         return _KeySnapshot(
-            active=ActiveKey(key=active, kid=str(active.kid), alg=_alg(active)),
-            published=tuple(_import(k) for k in keys.published("oidc-signing")),
+            active=active,
+            signers=signers,
+            published=tuple(_import(k) for role in roles for k in keys.published(role)),
             decryption=tuple(_import_decryption(k) for k in decryption),
             # Clients encrypt to the active key, or already to the next one; never to the previous.
             encryption=tuple(_import_decryption(k) for k in decryption if k.stage != "previous"),
@@ -88,9 +104,21 @@ class SigningKeys:
         """Sign with and publish ``keys`` from now on."""
         self._snapshot = self._import(keys)
 
-    def current(self) -> ActiveKey:
-        """The active key, taken once per token so its parts cannot come from two keys."""
-        return self._snapshot.active
+    def current(self, alg: str | None = None) -> ActiveKey:
+        """The active key for ``alg`` (default: the default algorithm's), taken once per token so its parts
+        cannot come from two keys; LookupError for an algorithm no key signs (see `algs`)."""
+        snapshot = self._snapshot
+        if alg is None:
+            return snapshot.active
+        try:
+            return snapshot.signers[alg]
+        except KeyError:
+            raise LookupError(f"no active key signs {alg}") from None
+
+    @property
+    def algs(self) -> tuple[str, ...]:
+        """The algorithms tokens can be signed with, the default first."""
+        return tuple(self._snapshot.signers)
 
     @property
     def active_key(self) -> JwkKey:

@@ -318,10 +318,10 @@ class Rp:
             )
         )
 
-    def verify_id_token(self, id_token: str) -> dict[str, Any]:
-        """Verify the ID token against the gateway's JWKS and check the standard claims."""
+    def verify_id_token(self, id_token: str, alg: str = "RS256") -> dict[str, Any]:
+        """Verify the ID token (signed with ``alg``, no other) against the gateway's JWKS; check the standard claims."""
         jwks = KeySet.import_key_set(requests.get(f"{self.gateway.url}/jwks", timeout=5).json())
-        token = jwt.decode(id_token, jwks, algorithms=["RS256"])
+        token = jwt.decode(id_token, jwks, algorithms=[alg])
         assert token.header.get("kid"), "ID token must carry a kid"
         registry = jwt.JWTClaimsRegistry(
             iss={"essential": True, "value": self.gateway.url},

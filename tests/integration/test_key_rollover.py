@@ -58,8 +58,9 @@ def _jwks(gateway: RunningGateway) -> dict[str, Any]:
 
 
 def _kids(jwks: dict[str, Any]) -> list[str]:
-    """The token signing keys' ids (the `use: enc` request object keys roll over on their own)."""
-    return [key["kid"] for key in jwks["keys"] if key.get("use") == "sig"]
+    """The RS256 token signing keys' ids (the ES256 key and the `use: enc` request object keys roll over
+    on their own)."""
+    return [key["kid"] for key in jwks["keys"] if key.get("use") == "sig" and key["alg"] == "RS256"]
 
 
 def _encryption_certs(gateway: RunningGateway) -> list[bytes]:

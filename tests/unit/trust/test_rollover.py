@@ -48,7 +48,8 @@ def test_a_role_moves_through_next_active_previous(keys_dir: Path) -> None:
     assert stat.S_IMODE((tmp_path / "oidc-signing.next.pem").stat().st_mode) == 0o600
     signing.install(load_keys(tmp_path, b"x"))
     assert signing.current().kid == original  # published, not signing
-    assert [k["kid"] for k in signing.jwks()["keys"] if k["use"] == "sig"] == [created.kid, original]
+    companion = _kids(tmp_path, "oidc-signing-ec")["active"]  # the ES256 key, published after oidc-signing's
+    assert [k["kid"] for k in signing.jwks()["keys"] if k["use"] == "sig"] == [created.kid, original, companion]
 
     with pytest.raises(RolloverRefused, match="wait until"):
         activate(tmp_path, "oidc-signing", wait=3600)
@@ -57,7 +58,7 @@ def test_a_role_moves_through_next_active_previous(keys_dir: Path) -> None:
     assert _kids(tmp_path, "oidc-signing") == {"active": created.kid, "previous": original}
     signing.install(load_keys(tmp_path, b"x"))
     assert (signing.current().kid, signing.current().alg) == (created.kid, "ES256")
-    assert {k["kid"] for k in signing.jwks()["keys"] if k["use"] == "sig"} == {created.kid, original}
+    assert {k["kid"] for k in signing.jwks()["keys"] if k["use"] == "sig"} == {created.kid, original, companion}
     assert {s.stage: s.since for s in key_status(tmp_path) if s.role == "oidc-signing"}["previous"] == pytest.approx(
         now
     )
@@ -75,7 +76,7 @@ def test_steps_out_of_order_are_refused(keys_dir: Path) -> None:
         activate(tmp_path, "saml-encryption", wait=0)
     with pytest.raises(RolloverRefused, match="no previous key"):
         retire(tmp_path, "saml-encryption", grace=0)
-    with pytest.raises(RolloverRefused, match="SAML keys are RSA"):
+    with pytest.raises(RolloverRefused, match="--kind is for oidc-signing"):
         rollover(tmp_path, "saml-encryption", kind="ec")
     rollover(tmp_path, "saml-encryption")
     with pytest.raises(RolloverRefused, match="already has a next key"):
