@@ -32,10 +32,11 @@ from redis.exceptions import RedisClusterException
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
-from gateway.errors import StoreUnavailable
 from gateway.store.redis_servers import parse_cluster_url
 from gateway.store.redis_store import bytes_or_none
+from gateway.store.redis_store import checked_prefix
 from gateway.store.redis_store import ttl_ms
+from gateway.store.redis_store import unavailable
 
 _T = TypeVar("_T")
 
@@ -44,10 +45,8 @@ class RedisClusterStore:
     """The store contract over a Redis Cluster; keys are namespaced by ``prefix`` (no braces in it)."""
 
     def __init__(self, url: str, prefix: str = "eidgw:", socket_timeout: float = 0.5, *, max_connections: int = 64):
-        if "{" in prefix or "}" in prefix:
-            raise ValueError("store prefix must not contain braces (they form a cluster hash tag)")
         address = parse_cluster_url(url)
-        self._prefix = prefix
+        self._prefix = checked_prefix(prefix)
         tls: dict[str, Any] = {"ssl": True, "ssl_ca_certs": address.ca_file} if address.tls else {}
         self._options: dict[str, Any] = {
             "startup_nodes": [ClusterNode(host, port) for host, port in address.nodes],  # type: ignore[no-untyped-call]
@@ -159,7 +158,7 @@ class RedisClusterStore:
         try:
             return call(self._connected())
         except (RedisError, RedisClusterException, OSError) as exc:
-            raise StoreUnavailable(f"store unavailable: {operation} failed ({type(exc).__name__})") from None
+            raise unavailable(operation, exc) from None
 
     def _connected(self) -> RedisCluster:
         client = self._client

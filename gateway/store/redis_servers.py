@@ -1,4 +1,5 @@
-"""Which Redis server the store talks to: the one a URL names, or the primary Redis Sentinel names.
+"""Which Redis the store talks to: the server a URL names, the primary Redis Sentinel names, or the nodes
+a Redis Cluster URL lists (parsed here, used by `gateway.store.redis_cluster_store`).
 
 For high availability Redis runs as a primary with replicas watched by Sentinel, which promotes a
 replica when the primary fails. The gateway then takes the Sentinel nodes and the service name,

@@ -82,9 +82,7 @@ class RedisStore:
         *,
         max_connections: int = 64,
     ) -> None:
-        if "{" in prefix or "}" in prefix:
-            raise ValueError("store prefix must not contain braces (they form a cluster hash tag)")
-        self._prefix = prefix
+        self._prefix = checked_prefix(prefix)
         connect = connection_factory(url, socket_timeout)
         self._pool = _ConnectionPool(lambda: cast("_Connection", connect()), limit=max_connections, wait=socket_timeout)
 
@@ -189,10 +187,10 @@ class RedisStore:
                 except RedisConnectionError as exc:
                     connection.disconnect()
                     if attempt == 2:
-                        raise _unavailable(operation, exc) from None
+                        raise unavailable(operation, exc) from None
                 except (RedisError, OSError) as exc:
                     connection.disconnect()
-                    raise _unavailable(operation, exc) from None
+                    raise unavailable(operation, exc) from None
                 except BaseException:
                     connection.disconnect()
                     raise
@@ -278,8 +276,16 @@ def bytes_or_none(operation: str, reply: Any) -> bytes | None:
     raise StoreUnavailable(f"store unavailable: {operation} got a {type(reply).__name__} reply, not bytes")
 
 
-def _unavailable(operation: str, exc: BaseException) -> StoreUnavailable:
+def unavailable(operation: str, exc: BaseException) -> StoreUnavailable:
+    """The one failure a Redis store raises: the operation and the error class, never a key or value."""
     return StoreUnavailable(f"store unavailable: {operation} failed ({type(exc).__name__})")
+
+
+def checked_prefix(prefix: str) -> str:
+    """``prefix``, refused if it holds a brace: it would become the cluster hash tag of every key."""
+    if "{" in prefix or "}" in prefix:
+        raise ValueError("store prefix must not contain braces (they form a cluster hash tag)")
+    return prefix
 
 
 def ttl_ms(ttl: float) -> int:
