@@ -302,6 +302,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="instead: N cold logins straight into the application in this process (bench.inprocess)",
     )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="with --in-process: count the application's instructions under valgrind (bench.instructions)",
+    )
     parser.add_argument("--json", type=Path, help="JSON output (default var/bench/results-<time>.json)")
     return parser
 
@@ -318,6 +323,11 @@ def main(argv: list[str] | None = None) -> int:
     args.floor = None
     workdir = ROOT / "var" / "bench"
     workdir.mkdir(parents=True, exist_ok=True)
+    if args.in_process and args.instructions:
+        from bench.instructions import run as count_instructions
+
+        print(count_instructions(args.in_process, workdir / "instructions", args.redis_url))
+        return 0
     if args.in_process:
         from bench.inprocess import run as run_in_process
 

@@ -16,6 +16,7 @@ The per-request lines name the route each request hit, e.g. ``POST /saml/acs``.
 
 from __future__ import annotations
 
+import contextvars
 import cProfile
 import io
 import json
@@ -44,6 +45,7 @@ from bench.gateway import BenchGateway
 from bench.gateway import GatewaySpec
 from bench.idp import BenchIdP
 from bench.idp import new_key_pair
+from bench.instructions import COUNT_ENV
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -56,6 +58,10 @@ class _Meter:
         self.cpu: dict[str, list[float]] = defaultdict(list)
         self.profiler = cProfile.Profile(time.thread_time) if profile else None
         self.counting = False
+        # Under `bench.instructions`: counted calls go through Context.run, which callgrind's collection
+        # toggles on, and their routes are written in order, one per line, to name its dumps.
+        calls_file = os.environ.get(COUNT_ENV)
+        self.counted_calls = open(calls_file, "w", encoding="utf-8") if calls_file else None  # noqa: SIM115
 
     def call(self, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
         """Run one request through the application; return status, headers and body."""
@@ -66,20 +72,29 @@ class _Meter:
 
         if self.profiler is not None and self.counting:
             self.profiler.enable()
+        route = f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']}"
         start = time.thread_time()
-        result = self.app(environ, start_response)
-        try:
-            body = b"".join(result)
-        finally:
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
+        if self.counted_calls is not None and self.counting:
+            body = contextvars.copy_context().run(self._respond, environ, start_response)
+            self.counted_calls.write(route + "\n")
+            self.counted_calls.flush()
+        else:
+            body = self._respond(environ, start_response)
         spent = time.thread_time() - start
         if self.profiler is not None and self.counting:
             self.profiler.disable()
         if self.counting:
-            self.cpu[f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']}"].append(spent)
+            self.cpu[route].append(spent)
         return captured["status"], captured["headers"], body
+
+    def _respond(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> bytes:
+        result = self.app(environ, start_response)
+        try:
+            return b"".join(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
 
 
 class InProcessConnection:
@@ -136,6 +151,8 @@ class InProcessConnection:
 
 def run(logins: int, workdir: Path, redis_url: str, *, profile: bool = False, warmup: int = 20) -> str:
     """Drive ``logins`` cold logins (after ``warmup``) through the application; return the report."""
+    if os.environ.get(COUNT_ENV):
+        warmup = min(warmup, 5)  # under valgrind every login is slow; five build every per-thread cache
     idp_key = new_key_pair("bench idp")
     gateway = BenchGateway(GatewaySpec(workers=1), workdir, redis_url=redis_url, idp_key=idp_key)
     os.environ["EID_GATEWAY_CONFIG"] = str(gateway.write_config())

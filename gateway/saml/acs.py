@@ -159,7 +159,7 @@ def verify_response(
     xml = decode_post(saml_response)
     _check_envelope(xml, expect)
     try:
-        parsed = sp.parse_authn_response(saml_response, expect.request_id)
+        parsed = sp.parse_authn_response(xml, expect.request_id)
     except StatusError:
         raise _status_error(xml) from None
     except StoreUnavailable:

@@ -198,19 +198,23 @@ class ServiceProvider:
             },
         }
 
-    def parse_authn_response(self, saml_response: str, request_id: str) -> AuthnResponse | None:
+    def parse_authn_response(self, document: bytes, request_id: str) -> AuthnResponse | None:
         """pysaml2's verification of a POSTed Response to ``request_id``, as
         ``Saml2Client.parse_authn_request_response`` does it, with `_OnePassAuthnResponse`.
 
-        Returns None where pysaml2 does (a wrong Destination, an IssueInstant far off); raises what
-        pysaml2 raises. The caller holds the snapshot's client for the whole call.
+        ``document`` is the Response the ACS already base64-decoded (and checked the shape of):
+        handed over as is (binding None), pysaml2 does not decode the POSTed form value twice more,
+        first trying to inflate it as if it had come by HTTP-Redirect. Everything else is what it does
+        for the POST binding; the return addresses are passed explicitly. Returns None where pysaml2
+        does (a wrong Destination, an IssueInstant far off); raises what pysaml2 raises. The caller
+        holds the snapshot's client for the whole call.
         """
         client = self.client
         return client._parse_response(
-            saml_response,
+            document,
             _OnePassAuthnResponse,
             "assertion_consumer_service",
-            BINDING_HTTP_POST,
+            None,
             outstanding_queries={request_id: self.acs_url},
             allow_unsolicited=client.allow_unsolicited,
             want_assertions_signed=client.want_assertions_signed,

@@ -15,9 +15,11 @@ from urllib.parse import parse_qsl
 from urllib.parse import urlsplit
 
 import pytest
+import saml2.entity
 import saml2.sigver
 
 from gateway.mapping.loa import LOA3
+from gateway.saml.acs import decode_post
 from gateway.saml.authn_request import build_authn_request
 from gateway.saml.sp import ServiceProvider
 from gateway.saml.sp_metadata import sp_metadata_xml
@@ -55,12 +57,12 @@ def parties(tmp_path_factory: pytest.TempPathFactory) -> tuple[ServiceProvider, 
     return sp, trusted
 
 
-def _login(sp: ServiceProvider, idp: SandboxIdP) -> tuple[str, str]:
-    """A request from ``sp`` answered by ``idp``: (request ID, base64 SAMLResponse)."""
+def _login(sp: ServiceProvider, idp: SandboxIdP) -> tuple[str, bytes]:
+    """A request from ``sp`` answered by ``idp``: (request ID, the Response as the ACS decoded it)."""
     outgoing = build_authn_request(sp, idp.entity_id, loas=(LOA3,), relay_state="rs", force_authn=False)
     request = idp.receive(dict(parse_qsl(urlsplit(outgoing.url).query)))
     response = idp.respond(request, IDENTITIES[0])
-    return outgoing.request_id, response.saml_response
+    return outgoing.request_id, decode_post(response.saml_response)
 
 
 def _counting(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> list[object]:
@@ -83,6 +85,7 @@ def test_an_encrypted_unsigned_assertion_is_decrypted_and_schema_checked_once(
     decryptions = _counting(monkeypatch, type(sp.client.sec.crypto), "decrypt")
     validations = _counting(monkeypatch, saml2.sigver, "validate_doc_with_schema")
     verifications = _counting(monkeypatch, type(sp.client.sec.crypto), "validate_signature")
+    redecodings = _counting(monkeypatch, saml2.entity, "decode_base64_and_inflate")
 
     parsed = sp.parse_authn_response(posted, request_id)
 
@@ -92,6 +95,7 @@ def test_an_encrypted_unsigned_assertion_is_decrypted_and_schema_checked_once(
     assert len(decryptions) == 1
     assert len(validations) == 1, "one signed element (the Response), one schema validation"
     assert len(verifications) == 1
+    assert redecodings == [], "pysaml2 is handed the decoded document, not the form value to decode again"
 
 
 def test_the_response_type_is_pysaml2s(parties: tuple[ServiceProvider, SandboxIdP]) -> None:
