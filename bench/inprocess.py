@@ -16,6 +16,7 @@ The per-request lines name the route each request hit, e.g. ``POST /saml/acs``.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import cProfile
 import io
@@ -158,8 +159,13 @@ def run(logins: int, workdir: Path, redis_url: str, *, profile: bool = False, wa
     os.environ["EID_GATEWAY_CONFIG"] = str(gateway.write_config())
     os.environ.pop("AUTHLIB_INSECURE_TRANSPORT", None)
     from gateway.app import create_app
+    from gateway.observability.logging import configure
     from gateway.settings.load import load_settings
 
+    # Logs as `gateway.wsgi` configures them in production (INFO, JSON, audit events), into a file here.
+    log_file = (workdir / "gateway.log").open("a", encoding="utf-8")
+    with contextlib.redirect_stderr(log_file):
+        configure("INFO")
     app = create_app(load_settings(bind=f"127.0.0.1:{gateway.port}"), background=False)
     meter = _Meter(app, profile)
     host = f"127.0.0.1:{gateway.port}"
