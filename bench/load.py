@@ -175,16 +175,30 @@ class Measured:
     elapsed: float
     machine_busy: float
     """CPU seconds every process on the machine used meanwhile (/proc/stat), to see others' load."""
+    steal: float = 0.0
+    """CPU seconds the hypervisor gave to other guests meanwhile, summed over CPUs (/proc/stat)."""
+
+
+def _cpu_times() -> list[int]:
+    """The machine's CPU time since boot, in clock ticks, from the first line of /proc/stat (proc(5))."""
+    from pathlib import Path
+
+    return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
 
 
 def machine_busy_seconds() -> float:
-    """Busy CPU seconds of the whole machine since boot: the first line of /proc/stat minus idle and iowait."""
+    """Busy CPU seconds of the whole machine since boot: user, nice, system, irq and softirq time."""
     import os
-    from pathlib import Path
 
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
-    user, nice, system, _idle, _iowait, irq, softirq = fields
+    user, nice, system, _idle, _iowait, irq, softirq, _steal = _cpu_times()
     return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_steal_seconds() -> float:
+    """CPU seconds since boot during which a virtual CPU was ready but the hypervisor ran another guest."""
+    import os
+
+    return _cpu_times()[7] / os.sysconf("SC_CLK_TCK")
 
 
 def drive(
@@ -207,12 +221,14 @@ def drive(
         cpu_before = read_gateway_cpu()
         redis_before = read_redis_cpu()
         busy_before = machine_busy_seconds()
+        steal_before = machine_steal_seconds()
         go_time.value = time.time() + 0.05
         barrier.wait(timeout=30)
         results = [queue.get(timeout=timeout) for _ in processes]
         cpu_after = read_gateway_cpu()
         redis_after = read_redis_cpu()
         busy_after = machine_busy_seconds()
+        steal_after = machine_steal_seconds()
     finally:
         for process in processes:
             process.join(timeout=10)
@@ -232,7 +248,12 @@ def drive(
             merged.examples.setdefault(stage, example)
     redis_cpu = None if redis_before is None or redis_after is None else redis_after - redis_before
     return Measured(
-        merged, cpu_after - cpu_before, redis_cpu, merged.finished - merged.started, busy_after - busy_before
+        merged,
+        cpu_after - cpu_before,
+        redis_cpu,
+        merged.finished - merged.started,
+        busy_after - busy_before,
+        steal_after - steal_before,
     )
 
 

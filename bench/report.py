@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import platform
 from dataclasses import asdict
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ class Row:
     redis_cpu_ms_per_op: float | None
     other_load_cores: float
     """CPU cores used meanwhile by processes that are neither the gateway, the harness nor Redis."""
+    steal_percent: float
+    """Share of the machine's CPU time the hypervisor gave to other guests meanwhile: stalls no code can avoid."""
     latency_ms: dict[str, dict[str, float]]
     errors: dict[str, int]
     error_examples: dict[str, str]
@@ -69,6 +72,7 @@ def row(
     ops = max(result.completed, 1)
     cpu_ms = measured.gateway_cpu * 1000 / ops
     floor_ms = floor.total_ms if scenario == "cold" else floor.token_ms
+    cores = os.cpu_count() or 1
     other = measured.machine_busy - measured.gateway_cpu - result.harness_cpu - (measured.redis_cpu or 0.0)
     latency = {
         leg: {
@@ -93,6 +97,7 @@ def row(
         harness_cpu_ms_per_op=round(result.harness_cpu * 1000 / ops, 2),
         redis_cpu_ms_per_op=None if measured.redis_cpu is None else round(measured.redis_cpu * 1000 / ops, 2),
         other_load_cores=round(max(0.0, other) / measured.elapsed, 2) if measured.elapsed > 0 else 0.0,
+        steal_percent=round(100 * measured.steal / (measured.elapsed * cores), 1) if measured.elapsed > 0 else 0.0,
         latency_ms=latency,
         errors=dict(result.errors),
         error_examples=dict(result.examples),
@@ -114,8 +119,8 @@ def table(rows: list[Row], floor: Floor) -> str:
     """A Markdown table of every run, then the floor."""
     lines = [
         "| scenario | workers | entities | users | rate | ops/s | gateway CPU ms/op | x floor | harness ms/op "
-        "| redis ms/op | other load | latency p50/p90/p99 ms per leg | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+        "| redis ms/op | other load | steal | latency p50/p90/p99 ms per leg | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for r in rows:
         redis = "-" if r.redis_cpu_ms_per_op is None else f"{r.redis_cpu_ms_per_op:.2f}"
@@ -126,7 +131,7 @@ def table(rows: list[Row], floor: Floor) -> str:
         lines.append(
             f"| {r.scenario} | {r.workers} | {r.entities} | {r.users} | {rate} | {r.ops_per_s:.1f} "
             f"| {r.gateway_cpu_ms_per_op:.2f} | {r.floor_ratio:.1f} | {r.harness_cpu_ms_per_op:.2f} | {redis} "
-            f"| {r.other_load_cores:.2f}{f' ({r.attempts} runs)' if r.attempts > 1 else ''} "
+            f"| {r.other_load_cores:.2f}{f' ({r.attempts} runs)' if r.attempts > 1 else ''} | {r.steal_percent:.1f} % "
             f"| {_legs(r.latency_ms)} | {errors} |"
         )
     lines.append("")
@@ -134,6 +139,8 @@ def table(rows: list[Row], floor: Floor) -> str:
         "ops: cold and SSO logins (authorize to userinfo), or token + userinfo pairs. CPU columns are per op: the "
         "gateway's (gunicorn master + workers), the harness's (RP + IdP processes) and Redis's own. Other load: "
         "cores used meanwhile by everything else on the machine (a busy run is made again, the quietest kept). "
+        "Steal: share of the machine's CPU time the hypervisor gave to other guests during the run; a vCPU "
+        "taken away stalls whatever ran on it, which shows in the latency tail. "
         "x floor: gateway CPU per op / crypto floor (of a cold login; of the ID token for SSO and token)."
     )
     lines.append("")
@@ -155,8 +162,6 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    import os
-
     return {
         "cpu": model,
         "cores": os.cpu_count(),

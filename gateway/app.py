@@ -23,6 +23,7 @@ from prometheus_client.registry import CollectorRegistry
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway import ratelimit
+from gateway.heap import freeze_long_lived
 from gateway.login import views as login_views
 from gateway.login.binding import Binder
 from gateway.login.flow import LoginServices
@@ -217,6 +218,10 @@ def create_app(settings: Settings, *, background: bool = False) -> Flask:
     if not settings.development:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=0)  # type: ignore[method-assign]
     if background:
+        # A served process: what it holds now lives as long as it does, until the trust runtime replaces it.
+        trust.on_metadata(lambda _trusted: freeze_long_lived())
+        trust.on_keys(lambda _keys: freeze_long_lived())
+        freeze_long_lived()
         trust.start()
     return app
 
