@@ -3,9 +3,9 @@
 A worker holds well over 100,000 objects that live as long as it does: the imported modules, the
 compiled templates and schema, pysaml2's model of the trusted metadata, the keys. Python's collector
 walks every one of them in each full (oldest-generation) collection, which it starts on its own every
-few thousand logins, and a worker serves nobody meanwhile: measured in a 2-worker benchmark run, each
-full collection stopped its worker for 80-100 ms, long enough to set the p99 latency of every leg of a
-login (bench/README.md). `gc.freeze` moves the objects alive at that moment out of the collector's
+few hundred logins, and a worker serves nobody meanwhile: measured in paced 2-worker benchmark runs,
+each full collection stopped its worker for 80-100 ms, long enough to set the p99 latency of every leg
+of a login (bench/README.md). `gc.freeze` moves the objects alive at that moment out of the collector's
 view, so later collections walk only what was made since.
 
 Frozen objects are never collected, so freezing is redone whenever that long-lived state is replaced

@@ -51,6 +51,17 @@ def allow_form_redirect_to(url: str) -> None:
     g.eidgw_form_targets = (*g.get("eidgw_form_targets", ()), url)
 
 
+_DEFAULTS: tuple[tuple[str, str | None], ...] = (
+    ("Content-Security-Policy", None),  # the policy: built per response (see SecurityHeaders.__call__)
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("X-Frame-Options", "DENY"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Cache-Control", "no-store"),
+)
+"""The headers every response gets unless it sets them itself."""
+
+
 class SecurityHeaders:
     """The ``after_request`` hook that sets the headers on every response.
 
@@ -83,13 +94,3 @@ class SecurityHeaders:
                     value = content_security_policy((*targets, *extra)) if extra else policy
                 headers.add(name, value)
         return response
-
-
-_DEFAULTS: tuple[tuple[str, str | None], ...] = (
-    ("Content-Security-Policy", None),
-    ("X-Content-Type-Options", "nosniff"),
-    ("Referrer-Policy", "no-referrer"),
-    ("X-Frame-Options", "DENY"),
-    ("Cross-Origin-Opener-Policy", "same-origin"),
-    ("Cache-Control", "no-store"),
-)
