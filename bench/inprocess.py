@@ -187,6 +187,9 @@ def run(logins: int, workdir: Path, redis_url: str, *, profile: bool = False, wa
             user.redeem(user.cold_login())
     finally:
         gateway.stop()
+        log_file.close()
+        if meter.counted_calls is not None:
+            meter.counted_calls.close()
     return _report(meter, logins)
 
 

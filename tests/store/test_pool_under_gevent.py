@@ -3,7 +3,8 @@
 The pool guards its count with an operating-system lock (cheap where gevent's semaphore is not) and a
 caller that finds every connection in use waits by sleeping, so under gevent the holder's greenlet must
 get to run, finish and give the connection back, while other greenlets go on. A wait that blocked the
-worker's one OS thread would never end; these tests would time out.
+worker's one OS thread would keep the holder from running: the waiting caller would give up with no
+connection, and the first test fails.
 """
 
 from __future__ import annotations
