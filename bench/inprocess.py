@@ -9,7 +9,8 @@ authlib, pysaml2, the store client, the crypto. The HTTP server (gunicorn's pars
 socket writes), the network and the harness are left out, and nothing runs concurrently, so runs
 of the same code agree to a few percent even on a noisy VM, where the gunicorn runs of `bench.cli`
 vary by ±10 %. Use it to compare changes to the application; use the full benchmark for what a
-deployment sees. ``--profile`` adds a cProfile of the application calls only.
+deployment sees. ``--profile`` adds a cProfile of the application calls only, summarised in the report and
+saved whole as ``profile.pstats`` in the work directory (``var/bench/in-process``) for pstats' callers.
 
 The per-request lines name the route each request hit, e.g. ``POST /saml/acs``.
 """
@@ -47,6 +48,8 @@ from bench.gateway import GatewaySpec
 from bench.idp import BenchIdP
 from bench.idp import new_key_pair
 from bench.instructions import COUNT_ENV
+
+PROFILE_FILE = "profile.pstats"
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -190,6 +193,8 @@ def run(logins: int, workdir: Path, redis_url: str, *, profile: bool = False, wa
         log_file.close()
         if meter.counted_calls is not None:
             meter.counted_calls.close()
+    if meter.profiler is not None:
+        meter.profiler.dump_stats(workdir / PROFILE_FILE)  # for pstats' callers and callees
     return _report(meter, logins)
 
 
@@ -208,5 +213,5 @@ def _report(meter: _Meter, logins: int) -> str:
         stats.strip_dirs().sort_stats("cumulative").print_stats(45)
         stats.sort_stats("tottime").print_stats(30)
         lines += ["", "cProfile of the application calls (cumulative; cProfile inflates pure Python):", "```"]
-        lines += [buffer.getvalue().strip(), "```"]
+        lines += [buffer.getvalue().strip(), "```", f"Whole profile: {PROFILE_FILE} in the work directory."]
     return "\n".join(lines)

@@ -8,21 +8,44 @@ IsPassive is sent for `prompt=none` (DP 5.3; never together with ForceAuthn).
 The Swedish extensions (PrincipalSelection, UserMessage) and the eIDAS
 country Scoping come from `gateway.saml.extensions`; the caller decides
 whether the provider takes them.
+
+The request is built with lxml and signed with cryptography rather than
+through pysaml2's ``create_authn_request`` and ``apply_binding``: it is our
+own outgoing message, so there is nothing of pysaml2's checking to keep, and
+pysaml2's object model and pure-Python serialiser cost about 0.7 ms per login,
+as much as the RSA signature itself. What is sent is the same: the elements in
+schema order, values escaped by libxml2, and the HTTP-Redirect encoding and
+query signature of saml-bindings 3.4.4.1 (DEFLATE, base64, URL-encoding, an
+RSA-SHA256 signature over ``SAMLRequest=…&RelayState=…&SigAlg=…`` exactly as
+they appear in the URL).
 """
 
 from __future__ import annotations
 
+import base64
+import datetime
+import secrets
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final
+from urllib.parse import quote_plus
 
-from saml2 import BINDING_HTTP_POST
-from saml2 import BINDING_HTTP_REDIRECT
-from saml2.samlp import Extensions
-from saml2.xmldsig import SIG_RSA_SHA256
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric import rsa
+from lxml import etree
 
 from gateway.model import UserMessage
 from gateway.saml import extensions as ext
+from gateway.saml.namespaces import NS_SAML
+from gateway.saml.namespaces import NS_SAMLP
 from gateway.saml.sp import ServiceProvider
+
+SIG_RSA_SHA256: Final = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+BINDING_HTTP_POST: Final = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
+NAMEID_FORMAT_ENTITY: Final = "urn:oasis:names:tc:SAML:2.0:nameid-format:entity"
+_NSMAP: Final = {"samlp": NS_SAMLP, "saml": NS_SAML}
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,31 +76,49 @@ def build_authn_request(
     """
     if is_passive and force_authn:
         raise ValueError("IsPassive and ForceAuthn exclude each other")
-    elements = []
-    if principal:
-        elements.append(ext.principal_selection(principal))
-    if user_message is not None and not is_passive:
-        elements.append(ext.user_message(user_message))
+    if not loas:
+        raise ValueError("at least one level of assurance must be requested")
     destination = sp.sso_redirect_url(provider_entity_id)
-    request_id, request = sp.client.create_authn_request(
-        destination,
-        binding=BINDING_HTTP_POST,
-        requested_authn_context={"authn_context_class_ref": list(loas), "comparison": "exact"},
-        extensions=Extensions(extension_elements=elements) if elements else None,
-        scoping=ext.country_scoping(countries) if countries else None,
-        sign=False,
-    )
-    # pysaml2 only writes ForceAuthn when true; the framework wants it explicit.
-    request.force_authn = "true" if force_authn else "false"
+    # An xs:ID must be an NCName: the underscore keeps a random start such as a digit valid.
+    request_id = "_" + secrets.token_hex(16)
+    request = etree.Element(f"{{{NS_SAMLP}}}AuthnRequest", nsmap=_NSMAP)
+    request.attrib.update({
+        "ID": request_id,
+        "Version": "2.0",
+        "IssueInstant": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "Destination": destination,
+        "ForceAuthn": "true" if force_authn else "false",
+        "ProtocolBinding": BINDING_HTTP_POST,
+        "AssertionConsumerServiceURL": sp.acs_url,
+        "ProviderName": sp.display_name,
+    })  # fmt: skip
     if is_passive:
-        request.is_passive = "true"
-    info = sp.client.apply_binding(
-        BINDING_HTTP_REDIRECT,
-        str(request),
-        destination,
-        relay_state,
-        sign=True,
-        sigalg=SIG_RSA_SHA256,
-    )
-    location = dict(info["headers"])["Location"]
-    return OutgoingRequest(url=location, request_id=request_id)
+        request.set("IsPassive", "true")
+    etree.SubElement(request, f"{{{NS_SAML}}}Issuer", Format=NAMEID_FORMAT_ENTITY).text = sp.entity_id
+    extensions = []
+    if principal:
+        extensions.append(ext.principal_selection(principal))
+    if user_message is not None and not is_passive:
+        extensions.append(ext.user_message(user_message))
+    if extensions:
+        etree.SubElement(request, f"{{{NS_SAMLP}}}Extensions").extend(extensions)
+    context = etree.SubElement(request, f"{{{NS_SAMLP}}}RequestedAuthnContext", Comparison="exact")
+    for loa in loas:
+        etree.SubElement(context, f"{{{NS_SAML}}}AuthnContextClassRef").text = loa
+    if countries:
+        request.append(ext.country_scoping(countries))
+    url = _signed_redirect(destination, etree.tostring(request), relay_state, sp.signing_key)
+    return OutgoingRequest(url=url, request_id=request_id)
+
+
+def _signed_redirect(destination: str, message: bytes, relay_state: str, key: rsa.RSAPrivateKey) -> str:
+    """``destination`` with the message DEFLATE-encoded and the query signed (saml-bindings 3.4.4.1)."""
+    deflater = zlib.compressobj(wbits=-zlib.MAX_WBITS)  # raw DEFLATE, no zlib header (RFC 1951)
+    encoded = base64.b64encode(deflater.compress(message) + deflater.flush()).decode("ascii")
+    query = f"SAMLRequest={quote_plus(encoded)}"
+    if relay_state:
+        query += f"&RelayState={quote_plus(relay_state)}"
+    query += f"&SigAlg={quote_plus(SIG_RSA_SHA256)}"
+    signature = key.sign(query.encode("ascii"), padding.PKCS1v15(), hashes.SHA256())
+    query += f"&Signature={quote_plus(base64.b64encode(signature).decode('ascii'))}"
+    return destination + ("&" if "?" in destination else "?") + query

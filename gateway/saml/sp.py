@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from saml2 import BINDING_HTTP_POST
 from saml2 import BINDING_HTTP_REDIRECT
 from saml2.client import Saml2Client
@@ -83,8 +85,17 @@ class _Snapshot:
 
     client: Saml2Client
     keys: KeySet
+    signing_key: rsa.RSAPrivateKey
     metadata_xml: tuple[str, ...]
     published: str
+
+
+def _rsa_private_key(pem: bytes) -> rsa.RSAPrivateKey:
+    """The SAML signing key: RSA, since the framework's mandatory RSA algorithm is RSA-SHA256 (DP 8)."""
+    key = serialization.load_pem_private_key(pem, password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError("the saml-signing key must be an RSA key")
+    return key
 
 
 class ServiceProvider:
@@ -117,6 +128,11 @@ class ServiceProvider:
     def keys(self) -> KeySet:
         """The gateway keys the current snapshot was built from."""
         return self._snapshot.keys
+
+    @property
+    def signing_key(self) -> rsa.RSAPrivateKey:
+        """The active ``saml-signing`` key, loaded once per snapshot: it signs every AuthnRequest."""
+        return self._snapshot.signing_key
 
     @property
     def published_metadata(self) -> str:
@@ -163,7 +179,13 @@ class ServiceProvider:
             keys=keys,
             info=self.metadata_info,
         )
-        return _Snapshot(client=client, keys=keys, metadata_xml=metadata_xml, published=published)
+        return _Snapshot(
+            client=client,
+            keys=keys,
+            signing_key=_rsa_private_key(keys.active("saml-signing").key_pem),
+            metadata_xml=metadata_xml,
+            published=published,
+        )
 
     def _config(self, keys: KeySet) -> dict[str, Any]:
         signing = keys.active("saml-signing")
