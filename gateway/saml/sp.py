@@ -31,6 +31,7 @@ from saml2.response import AuthnResponse
 from saml2.s_utils import UnknownSystemEntity
 from saml2.saml import NAMEID_FORMAT_PERSISTENT
 from saml2.saml import NAMEID_FORMAT_TRANSIENT
+from saml2.saml import AttributeStatement
 from saml2.xmldsig import DIGEST_SHA256
 from saml2.xmldsig import SIG_RSA_SHA256
 
@@ -70,6 +71,23 @@ class _OnePassAuthnResponse(AuthnResponse):  # type: ignore[misc]
     @require_signature.setter
     def require_signature(self, forced: bool) -> None:
         """Ignore pysaml2's temporary override."""
+
+
+def _attribute_statement_placeholder(statement: AttributeStatement, format_spec: str) -> str:
+    """What ``format()`` and f-strings make of a pysaml2 AttributeStatement: its count, never its values."""
+    return f"<saml:AttributeStatement with {len(statement.attribute)} attributes>"
+
+
+def keep_attribute_statements_out_of_fstrings() -> None:
+    """Make ``format(AttributeStatement)`` a placeholder instead of its whole XML (process-wide, idempotent).
+
+    ``AuthnResponse.get_identity`` logs each attribute statement with an f-string, which serialises the
+    statement (personal identity number included) on every login even when DEBUG is off: one of the
+    five pure-Python serialisations an ACS request costs. ``str()`` and pysaml2's ``to_string`` are
+    untouched, and pysaml2 formats these objects nowhere else; its lazy ``%s`` debug calls still show
+    the XML when DEBUG is on.
+    """
+    AttributeStatement.__format__ = _attribute_statement_placeholder
 
 
 class _NoPopulation:
@@ -170,6 +188,7 @@ class ServiceProvider:
         client = Saml2Client(config=sp_config)
         use_python_xmlsec(client)
         use_libxml2_schema_validation()
+        keep_attribute_statements_out_of_fstrings()
         client.users = _NoPopulation()
         from gateway.saml.sp_metadata import render_sp_metadata
 

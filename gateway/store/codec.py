@@ -75,7 +75,7 @@ def _dump(value: object) -> Any:
     The exact built-in scalars, most of any record, are settled by one set lookup before the
     isinstance chain; a record's fields are dumped about thirty times per login.
     """
-    kind = type(value)
+    kind: type = type(value)
     if kind in _PLAIN:
         return value
     if isinstance(value, enum.Enum):

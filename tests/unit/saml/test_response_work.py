@@ -106,3 +106,23 @@ def test_the_response_type_is_pysaml2s(parties: tuple[ServiceProvider, SandboxId
     assert parsed is not None
     names = {attribute.name for statement in parsed.assertion.attribute_statement for attribute in statement.attribute}
     assert "urn:oid:1.2.752.29.4.13" in names  # personalIdentityNumber (DP attribute specification)
+
+
+def test_attribute_statements_are_not_serialised_for_pysaml2s_debug_fstring(
+    parties: tuple[ServiceProvider, SandboxIdP], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``get_identity`` formats each statement in an f-string: that costs no serialisation and shows no values."""
+    sp, trusted = parties
+    request_id, posted = _login(sp, trusted)
+    parsed = sp.parse_authn_response(posted, request_id)
+    assert parsed is not None
+    (statement,) = parsed.assertion.attribute_statement
+    number = IDENTITIES[0].personal_identity_number
+    assert number in str(statement), "str() still serialises the statement"
+    assert number not in f"{statement}"
+    assert f"{statement}" == f"<saml:AttributeStatement with {len(statement.attribute)} attributes>"
+
+    serialisations = _counting(monkeypatch, type(statement), "to_string")
+    identity = parsed.get_identity()
+    assert identity["personalIdentityNumber"] == [number]
+    assert serialisations == []
