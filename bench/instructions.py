@@ -132,6 +132,12 @@ def run(logins: int, workdir: Path, redis_url: str) -> str:
         raise SystemExit(f"the counted run failed:\n{result.stderr[-3000:]}")
     routes = (workdir / CALLS_FILE).read_text(encoding="utf-8").split("\n")[:-1]
     dumps = sorted(workdir.glob(f"{OUT_FILE}.*"), key=lambda path: int(path.suffix[1:]))
+    if not dumps and routes:
+        raise SystemExit(
+            f"callgrind wrote no dumps for {len(routes)} counted requests: {sys.executable} has no symbol"
+            " context_run (a stripped interpreter, such as Debian's). Count with a venv of a Python built"
+            " with symbols, e.g. pyenv's: <that venv>/bin/python -m bench --in-process N --instructions"
+        )
     if len(dumps) < len(routes):
         raise SystemExit(f"callgrind wrote {len(dumps)} dumps for {len(routes)} counted requests")
     per_route: dict[str, list[Counts]] = defaultdict(list)

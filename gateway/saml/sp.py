@@ -32,10 +32,12 @@ from saml2.s_utils import UnknownSystemEntity
 from saml2.saml import NAMEID_FORMAT_PERSISTENT
 from saml2.saml import NAMEID_FORMAT_TRANSIENT
 from saml2.saml import AttributeStatement
+from saml2.sigver import pem_format
 from saml2.xmldsig import DIGEST_SHA256
 from saml2.xmldsig import SIG_RSA_SHA256
 
 from gateway.saml.schema import use_libxml2_schema_validation
+from gateway.saml.xmlsec_backend import inline
 from gateway.saml.xmlsec_backend import use_python_xmlsec
 from gateway.settings.schema import SpMetadataSettings
 from gateway.trust.keystore import KeySet
@@ -88,6 +90,22 @@ def keep_attribute_statements_out_of_fstrings() -> None:
     the XML when DEBUG is on.
     """
     AttributeStatement.__format__ = _attribute_statement_placeholder
+
+
+class _TrustedMetadata(MetadataStore):  # type: ignore[misc]
+    """pysaml2's metadata store, handing out signing certificates as `InlineCertificate` objects.
+
+    pysaml2 writes a string certificate to a new temp file for every signature it checks; an object it
+    passes to the backend as is (see `InlineCertificate`). The certificates are exactly the ones
+    pysaml2 found for the issuer in trusted metadata; other uses (encryption) stay strings.
+    """
+
+    def certs(self, entity_id: str, descriptor: str, use: str = "signing") -> list[tuple[str | None, Any]]:
+        """The certificates of ``entity_id``'s ``descriptor`` for ``use``, as pysaml2 finds them."""
+        found: list[tuple[str | None, Any]] = super().certs(entity_id, descriptor, use)
+        if use != "signing":
+            return found
+        return [(name, inline(pem_format(cert)) if isinstance(cert, str) else cert) for name, cert in found]
 
 
 class _NoPopulation:
@@ -174,7 +192,7 @@ class ServiceProvider:
     def _build(self, keys: KeySet, metadata_xml: tuple[str, ...], expected: Collection[str]) -> _Snapshot:
         sp_config = SPConfig()
         sp_config.load(self._config(keys))
-        store = MetadataStore(sp_config.attribute_converters, sp_config, check_validity=True)
+        store = _TrustedMetadata(sp_config.attribute_converters, sp_config, check_validity=True)
         try:
             for document in metadata_xml:
                 store.load("inline", document)

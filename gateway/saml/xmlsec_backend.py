@@ -30,6 +30,7 @@ import hashlib
 import importlib.metadata
 import secrets
 import threading
+from dataclasses import dataclass
 from typing import Any
 from typing import Final
 
@@ -295,11 +296,35 @@ def _new_id() -> str:
     return f"_{secrets.token_hex(16)}"
 
 
+INLINE_PEM: Final = "inline-pem:"
+"""How an `InlineCertificate` names itself to the backend: this prefix, then the PEM text."""
+
+
+@dataclass(frozen=True, slots=True)
+class InlineCertificate:
+    """A trusted metadata certificate given to pysaml2 as an object instead of as a string.
+
+    For a string certificate, ``SecurityContext._check_signature`` writes a new temp file on every
+    verification (``make_temp``: a file created, written and deleted in /tmp per login) and passes the
+    file's name on; an object it passes through and uses its ``name``. This ``name`` carries the PEM
+    itself behind `INLINE_PEM`, so the key is read from memory. Only `inline` makes one, from
+    certificates pysaml2 took from trusted metadata.
+    """
+
+    name: str
+
+
+def inline(cert_pem: bytes) -> InlineCertificate:
+    """``cert_pem`` (a PEM certificate) as an `InlineCertificate`."""
+    return InlineCertificate(INLINE_PEM + cert_pem.decode("ascii"))
+
+
 class _KeyCache:
     """Loaded keys, by the sha256 of their file's bytes and the format they were read as.
 
-    pysaml2 writes each metadata certificate to a fresh temp file on every verification, so file names
-    say nothing; the content does. Entries are immutable once loaded (python-xmlsec copies a key into
+    A "path" is a key file's, or an `InlineCertificate`'s name carrying the PEM itself; names say
+    nothing about the key (pysaml2 used to write every metadata certificate to a fresh temp file per
+    verification), the content does. Entries are immutable once loaded (python-xmlsec copies a key into
     each context), so concurrent readers are safe; the lock only guards insertion.
     """
 
@@ -335,11 +360,14 @@ class _KeyCache:
         return manager
 
     def _entry(self, path: str, key_format: int, error: type[XmlsecError]) -> tuple[tuple[str, int], xmlsec.Key]:
-        try:
-            with open(path, "rb") as file:
-                data = file.read()
-        except (OSError, TypeError) as exc:
-            raise error("key file cannot be read") from exc
+        if isinstance(path, str) and path.startswith(INLINE_PEM):
+            data = path[len(INLINE_PEM) :].encode("ascii", errors="replace")
+        else:
+            try:
+                with open(path, "rb") as file:
+                    data = file.read()
+            except (OSError, TypeError) as exc:
+                raise error("key file cannot be read") from exc
         cache_key = (hashlib.sha256(data).hexdigest(), key_format)
         key = self._keys.get(cache_key)
         if key is not None:

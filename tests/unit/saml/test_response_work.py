@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 import saml2.entity
 import saml2.sigver
+from lxml import etree
 
 from gateway.mapping.loa import LOA3
 from gateway.saml.acs import decode_post
@@ -126,3 +127,74 @@ def test_attribute_statements_are_not_serialised_for_pysaml2s_debug_fstring(
     identity = parsed.get_identity()
     assert identity["personalIdentityNumber"] == [number]
     assert serialisations == []
+
+
+def test_a_signature_check_writes_no_temp_file(
+    parties: tuple[ServiceProvider, SandboxIdP], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The metadata certificate reaches the backend from memory, not through a new file in /tmp per login."""
+    sp, trusted = parties
+    request_id, posted = _login(sp, trusted)
+    temp_files = _counting(monkeypatch, saml2.sigver, "make_temp")
+    verifications = _counting(monkeypatch, type(sp.client.sec.crypto), "validate_signature")
+    assert sp.parse_authn_response(posted, request_id) is not None
+    assert len(verifications) == 1
+    assert temp_files == []
+
+
+MD = "urn:oasis:names:tc:SAML:2.0:metadata"
+DS = "http://www.w3.org/2000/09/xmldsig#"
+
+
+def _signing_cert(metadata: str) -> str:
+    """The base64 body of the IdP's one signing certificate in ``metadata``."""
+    root = etree.fromstring(metadata.encode())
+    (idp,) = root.iter(f"{{{MD}}}IDPSSODescriptor")
+    bodies = {
+        "".join((x509.text or "").split())
+        for descriptor in idp.findall(f"{{{MD}}}KeyDescriptor")
+        if descriptor.get("use") in (None, "signing")
+        for x509 in descriptor.iter(f"{{{DS}}}X509Certificate")
+    }
+    (body,) = bodies
+    return body
+
+
+def _with_signing_certs(metadata: str, *bodies: str) -> str:
+    """``metadata`` whose IdP signs with exactly the certificates ``bodies``, each in its own KeyDescriptor."""
+    md, ds = MD, DS
+    root = etree.fromstring(metadata.encode())
+    (idp,) = root.iter(f"{{{md}}}IDPSSODescriptor")
+    for descriptor in idp.findall(f"{{{md}}}KeyDescriptor"):
+        if descriptor.get("use") in (None, "signing"):
+            idp.remove(descriptor)
+    for position, body in enumerate(bodies):
+        descriptor = etree.Element(f"{{{md}}}KeyDescriptor", use="signing")
+        x509 = etree.SubElement(etree.SubElement(etree.SubElement(descriptor, f"{{{ds}}}KeyInfo"),
+                                                 f"{{{ds}}}X509Data"), f"{{{ds}}}X509Certificate")  # fmt: skip
+        x509.text = body
+        idp.insert(position, descriptor)
+    return etree.tostring(root).decode()
+
+
+def test_each_metadata_signing_certificate_is_tried_and_only_those(
+    parties: tuple[ServiceProvider, SandboxIdP],
+) -> None:
+    """A provider mid-rollover lists two certificates: the one that made the signature verifies, wherever it
+    stands; metadata without it refuses the response."""
+    sp, trusted = parties
+    request_id, posted = _login(sp, trusted)
+    other = "".join(generate_key_pair("other").cert_pem.decode().splitlines()[1:-1])
+    real = _signing_cert(trusted.metadata_xml())
+    rolled = ServiceProvider(
+        entity_id=sp.entity_id, base_url=BASE, keys=sp.keys, clock_skew=60,
+        metadata_xml=(_with_signing_certs(trusted.metadata_xml(), other, real),),
+    )  # fmt: skip
+    assert rolled.parse_authn_response(posted, request_id) is not None
+
+    untrusted = ServiceProvider(
+        entity_id=sp.entity_id, base_url=BASE, keys=sp.keys, clock_skew=60,
+        metadata_xml=(_with_signing_certs(trusted.metadata_xml(), other),),
+    )  # fmt: skip
+    with pytest.raises(saml2.sigver.SignatureError):
+        untrusted.parse_authn_response(posted, request_id)
