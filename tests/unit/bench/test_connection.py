@@ -96,34 +96,22 @@ def test_requests_share_one_kept_alive_connection(server: _Server) -> None:
     assert len(server.connections) == 1
 
 
-def test_chunked_body_is_reassembled_and_the_connection_reused(server: _Server) -> None:
+@pytest.mark.parametrize(
+    ("path", "body", "connections"),
+    [
+        pytest.param("/chunked", b"abcdefg", 1, id="chunked body reassembled, connection kept"),
+        pytest.param("/until-close", b"all of it", 2, id="body without length read to the close"),
+        pytest.param("/then-drop", b"dropped after this", 2, id="connection the server dropped retried once"),
+    ],
+)
+def test_framing_and_reconnects(server: _Server, path: str, body: bytes, connections: int) -> None:
     connection = Connection(server.server_address[1])
-    chunked = connection.send("GET", "/chunked", {})
+    first = connection.send("GET", path, {})
     after = connection.send("GET", "/length", {})
     connection.close()
-    assert chunked.body == b"abcdefg"
+    assert first.body == body
     assert after.body == b"hello"
-    assert len(server.connections) == 1
-
-
-def test_body_without_length_is_read_to_the_close(server: _Server) -> None:
-    connection = Connection(server.server_address[1])
-    first = connection.send("GET", "/until-close", {})
-    second = connection.send("GET", "/length", {})
-    connection.close()
-    assert first.body == b"all of it"
-    assert second.body == b"hello"
-    assert len(server.connections) == 2
-
-
-def test_a_connection_the_server_dropped_is_retried_once_on_a_new_one(server: _Server) -> None:
-    connection = Connection(server.server_address[1])
-    first = connection.send("GET", "/then-drop", {})
-    second = connection.send("GET", "/length", {})
-    connection.close()
-    assert first.body == b"dropped after this"
-    assert second.body == b"hello"
-    assert len(server.connections) == 2
+    assert len(server.connections) == connections
 
 
 def test_a_refused_connection_is_an_os_error_the_flows_count() -> None:
