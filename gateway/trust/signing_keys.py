@@ -126,11 +126,6 @@ class SigningKeys:
         return self._snapshot.active.key
 
     @property
-    def published_keys(self) -> tuple[JwkKey, ...]:
-        """Every key a verifier may meet: next, active, previous."""
-        return self._snapshot.published
-
-    @property
     def alg(self) -> str:
         """The active key's algorithm."""
         return self._snapshot.active.alg
