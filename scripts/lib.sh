@@ -5,8 +5,8 @@ die() { echo "error: $*" >&2; exit 1; }
 
 find_python() {
   # The distribution's interpreter first: Debian's is built with profile-guided and link-time optimisation,
-  # as the official python images the Dockerfile deploys on are, and ran the gateway 15-20 % faster than
-  # a default pyenv or source build (bench/README.md). Then whatever Python 3.11+ is on PATH. A candidate
+  # as the official python images the Dockerfile deploys on are, and the gateway took 6-9 % less CPU per login on it than on
+  # a default pyenv build (bench/README.md). Then whatever Python 3.11+ is on PATH. A candidate
   # must be able to make a venv (Debian splits that into python3.X-venv).
   for candidate in /usr/bin/python3.13 /usr/bin/python3.12 /usr/bin/python3.11 python3.13 python3.12 python3.11 python3; do
     if command -v "$candidate" >/dev/null 2>&1 &&
