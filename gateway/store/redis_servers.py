@@ -164,7 +164,7 @@ def connection_factory(url: str, socket_timeout: float) -> Connect:
     sentinel_kwargs = {**timeouts, **tls}
     if address.sentinel_auth:
         sentinel_kwargs |= {"username": address.username, "password": address.password}
-    sentinel = Sentinel(list(address.sentinels), sentinel_kwargs=sentinel_kwargs, **server)  # type: ignore[no-untyped-call]
+    sentinel = Sentinel(list(address.sentinels), sentinel_kwargs=sentinel_kwargs, **server)  # type: ignore[no-untyped-call,unused-ignore]  # typed from redis 8.2
     # The pool is only where redis-py keeps the service name and the current primary for its
     # connections; the store never takes a connection from it.
     pool = SentinelConnectionPool(address.service, sentinel, **server, **tls)  # type: ignore[no-untyped-call]
