@@ -1,18 +1,15 @@
-"""SAML schema validation with libxml2 (through lxml) in place of pysaml2's pure-Python validator.
+"""SAML schema validation with libxml2 (through lxml), compiled once.
 
-pysaml2 validates every signed element it consumes against the SAML 2.0 schemas before checking
-its signature (``saml2.sigver.validate_doc_with_schema``, which uses the ``xmlschema`` package).
-That check stays, since it refuses malformed structure that the later checks would misread, but
-``xmlschema`` walks the document in Python and was the largest single cost of a login (about 2.5 ms
-of a 17 ms cold login on 2 cores). `use_libxml2_schema_validation` swaps in the same XSD 1.0
-validation against the same schema files (those shipped with pysaml2, for the same namespaces),
-compiled once per process by libxml2, which validates a response in tens of microseconds.
+Every received Response, and the assertion decrypted out of it, must conform to the SAML 2.0 schemas
+before anything in it is read (`gateway.saml.response_document`): a schema-invalid document is how a
+signature check and a reader have been made to see different elements (CVE-2021-21238, fixed in
+pysaml2 by the same check). The schemas are the ones pysaml2 ships, for the namespaces its own
+validator (``saml2.xml.schema``, on the ``xmlschema`` package) knows; libxml2 validates a response
+in tens of microseconds where ``xmlschema`` walked the document in Python for about 2.5 ms.
 
 The schema files are trusted package data; their imports name W3C URLs, which are mapped to the
 local copies by file name. Nothing is ever fetched: an import with no local file is an error at
-start-up, not a network request. The documents validated are pysaml2's own re-serialization of an
-element already parsed by the hardened parser in `gateway.saml.xmlsec_backend`, and they are parsed
-here again without DTDs, entities or network access.
+start-up, not a network request.
 """
 
 from __future__ import annotations
@@ -23,7 +20,6 @@ from typing import Any
 from typing import Final
 
 import saml2.data.schemas
-import saml2.sigver
 from lxml import etree
 from saml2.xml.schema import XMLSchemaError
 
@@ -100,11 +96,21 @@ _DOCUMENT_PARSER: Final = etree.XMLParser(
 )
 
 
-def validate(document: str | bytes) -> None:
-    """Validate one SAML document against the schemas; raise pysaml2's `XMLSchemaError` if it does not conform.
+def conformance_error(element: etree._Element) -> str | None:
+    """None when ``element`` (a whole document, or one element as if it were one) conforms to the SAML
+    schemas; otherwise the first violation, named by line and rule, never by document content."""
+    schema = saml_schema()
+    if schema.validate(element):
+        return None
+    first = schema.error_log.last_error
+    return f"line {first.line}: {first.type_name}" if first is not None else "unknown"
 
-    A drop-in for ``saml2.xml.schema.validate``: the error type is the one pysaml2 catches and turns
-    into a `SignatureError`. The message names the first violation, never document content.
+
+def validate(document: str | bytes) -> None:
+    """Parse and validate one SAML document; raise pysaml2's `XMLSchemaError` if it does not conform.
+
+    The same contract as ``saml2.xml.schema.validate`` (which tests/unit/saml/test_schema.py compares it
+    with), for documents the gateway has as text, such as its own AuthnRequest in the tests.
     """
     data = document.encode("utf-8") if isinstance(document, str) else document
     try:
@@ -113,14 +119,6 @@ def validate(document: str | bytes) -> None:
         raise XMLSchemaError({"error": "not well-formed XML"}) from exc
     if root.getroottree().docinfo.doctype:
         raise XMLSchemaError({"error": "document with a DOCTYPE"})
-    schema = saml_schema()
-    if not schema.validate(root):
-        first = schema.error_log.last_error
-        where = f"line {first.line}: {first.type_name}" if first is not None else "unknown"
-        raise XMLSchemaError({"error": f"does not conform to the SAML schemas ({where})"})
-
-
-def use_libxml2_schema_validation() -> None:
-    """Make pysaml2's signature checks validate with `validate` (process-wide, idempotent)."""
-    saml_schema()  # compile now: a broken schema set fails at start-up, not on the first login
-    saml2.sigver.validate_doc_with_schema = validate
+    violation = conformance_error(root)
+    if violation is not None:
+        raise XMLSchemaError({"error": f"does not conform to the SAML schemas ({violation})"})

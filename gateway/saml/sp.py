@@ -3,10 +3,10 @@
 Built at start and rebuilt, off the request path, when verified metadata or the gateway's keys
 change (`gateway.trust.runtime` calls `install_metadata` and `install_keys`); requests only read
 the current snapshot, which is replaced whole by one assignment, so a request never sees half of a
-change and metadata is never parsed per request. XML signatures and decryption run in-process
-through `gateway.saml.xmlsec_backend`; pysaml2 keeps its own checks on top. pysaml2's per-process
-caches of authenticated people are disabled: state lives in the shared store, and personal data must
-not linger in a worker's memory.
+change and metadata is never parsed per request. pysaml2 holds the trusted metadata (endpoints and
+keys by entity); responses are verified, decrypted and read by `gateway.saml.response_document`
+with the keys this snapshot hands out. pysaml2's per-process cache of authenticated people is
+disabled: state lives in the shared store, and personal data must not linger in a worker's memory.
 
 Decryption tries the encryption key of every rollover stage by file name (active, next, previous),
 read when a response arrives, so a key that moved between stages decrypts at once (DP 2.1.1.2:
@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import xmlsec
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from saml2 import BINDING_HTTP_POST
@@ -27,17 +28,15 @@ from saml2 import BINDING_HTTP_REDIRECT
 from saml2.client import Saml2Client
 from saml2.config import SPConfig
 from saml2.mdstore import MetadataStore
-from saml2.response import AuthnResponse
 from saml2.s_utils import UnknownSystemEntity
 from saml2.saml import NAMEID_FORMAT_PERSISTENT
 from saml2.saml import NAMEID_FORMAT_TRANSIENT
-from saml2.saml import AttributeStatement
 from saml2.sigver import pem_format
 from saml2.xmldsig import DIGEST_SHA256
 from saml2.xmldsig import SIG_RSA_SHA256
 
-from gateway.saml.schema import use_libxml2_schema_validation
-from gateway.saml.xmlsec_backend import inline
+from gateway.saml.schema import saml_schema
+from gateway.saml.xmlsec_backend import public_key
 from gateway.saml.xmlsec_backend import use_python_xmlsec
 from gateway.settings.schema import SpMetadataSettings
 from gateway.trust.keystore import KeySet
@@ -50,62 +49,6 @@ AUTHN_REQUESTS_SIGNED = True
 WANT_ASSERTIONS_SIGNED = False
 NAME_ID_FORMATS = (NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_TRANSIENT)
 _DECRYPTION_STAGES = ("active", "next", "previous")
-
-
-class _OnePassAuthnResponse(AuthnResponse):  # type: ignore[misc]
-    """pysaml2's AuthnResponse, processed in one pass instead of two.
-
-    ``Entity._parse_response`` forces assertion signatures on for a first pass, to learn whether the
-    assertions are signed, and when an unsigned assertion makes that pass fail it repeats all the work
-    (serialize, decrypt, parse, check) as configured. The SP never requires assertion signatures (DP 6.1:
-    the Response MUST be signed, the assertion MAY be; ``WANT_ASSERTIONS_SIGNED``), pysaml2 verifies an
-    assertion signature whenever one is present in either pass, and what the probe decides only matters
-    to ``want_assertions_or_response_signed``, which the required Response signature already satisfies.
-    Pinning ``require_signature`` to the configured False makes the first pass the only one, with every
-    check of the second.
-    """
-
-    @property
-    def require_signature(self) -> bool:
-        """Assertion signatures are never required (see the class docstring); present ones are verified."""
-        return WANT_ASSERTIONS_SIGNED
-
-    @require_signature.setter
-    def require_signature(self, forced: bool) -> None:
-        """Ignore pysaml2's temporary override."""
-
-
-def _attribute_statement_placeholder(statement: AttributeStatement, format_spec: str) -> str:
-    """What ``format()`` and f-strings make of a pysaml2 AttributeStatement: its count, never its values."""
-    return f"<saml:AttributeStatement with {len(statement.attribute)} attributes>"
-
-
-def keep_attribute_statements_out_of_fstrings() -> None:
-    """Make ``format(AttributeStatement)`` a placeholder instead of its whole XML (process-wide, idempotent).
-
-    ``AuthnResponse.get_identity`` logs each attribute statement with an f-string, which serialises the
-    statement (personal identity number included) on every login even when DEBUG is off: one of the
-    five pure-Python serialisations an ACS request costs. ``str()`` and pysaml2's ``to_string`` are
-    untouched, and pysaml2 formats these objects nowhere else; its lazy ``%s`` debug calls still show
-    the XML when DEBUG is on.
-    """
-    AttributeStatement.__format__ = _attribute_statement_placeholder
-
-
-class _TrustedMetadata(MetadataStore):  # type: ignore[misc]
-    """pysaml2's metadata store, handing out signing certificates as `InlineCertificate` objects.
-
-    pysaml2 writes a string certificate to a new temp file for every signature it checks; an object it
-    passes to the backend as is (see `InlineCertificate`). The certificates are exactly the ones
-    pysaml2 found for the issuer in trusted metadata; other uses (encryption) stay strings.
-    """
-
-    def certs(self, entity_id: str, descriptor: str, use: str = "signing") -> list[tuple[str | None, Any]]:
-        """The certificates of ``entity_id``'s ``descriptor`` for ``use``, as pysaml2 finds them."""
-        found: list[tuple[str | None, Any]] = super().certs(entity_id, descriptor, use)
-        if use != "signing":
-            return found
-        return [(name, inline(pem_format(cert)) if isinstance(cert, str) else cert) for name, cert in found]
 
 
 class _NoPopulation:
@@ -122,8 +65,11 @@ class _Snapshot:
     client: Saml2Client
     keys: KeySet
     signing_key: rsa.RSAPrivateKey
+    decryption_key_files: tuple[str, ...]
     metadata_xml: tuple[str, ...]
     published: str
+    provider_keys: dict[str, tuple[xmlsec.Key, ...]]
+    """Each provider's signing keys from ``client.metadata``, loaded on first use (see `provider_signing_keys`)."""
 
 
 def _rsa_private_key(pem: bytes) -> rsa.RSAPrivateKey:
@@ -192,7 +138,7 @@ class ServiceProvider:
     def _build(self, keys: KeySet, metadata_xml: tuple[str, ...], expected: Collection[str]) -> _Snapshot:
         sp_config = SPConfig()
         sp_config.load(self._config(keys))
-        store = _TrustedMetadata(sp_config.attribute_converters, sp_config, check_validity=True)
+        store = MetadataStore(sp_config.attribute_converters, sp_config, check_validity=True)
         try:
             for document in metadata_xml:
                 store.load("inline", document)
@@ -205,8 +151,7 @@ class ServiceProvider:
         sp_config.metadata = store
         client = Saml2Client(config=sp_config)
         use_python_xmlsec(client)
-        use_libxml2_schema_validation()
-        keep_attribute_statements_out_of_fstrings()
+        saml_schema()  # compiled now: a broken schema set fails at start-up, not at the first response
         client.users = _NoPopulation()
         from gateway.saml.sp_metadata import render_sp_metadata
 
@@ -220,14 +165,17 @@ class ServiceProvider:
             client=client,
             keys=keys,
             signing_key=_rsa_private_key(keys.active("saml-signing").key_pem),
+            decryption_key_files=tuple(
+                str(key_file(keys.active("saml-signing").key_path.parent, "saml-encryption", stage))
+                for stage in _DECRYPTION_STAGES
+            ),
             metadata_xml=metadata_xml,
             published=published,
+            provider_keys={},
         )
 
     def _config(self, keys: KeySet) -> dict[str, Any]:
         signing = keys.active("saml-signing")
-        keys_dir = signing.key_path.parent
-        decryption = [{"key_file": str(key_file(keys_dir, "saml-encryption", stage))} for stage in _DECRYPTION_STAGES]
         return {
             "entityid": self.entity_id,
             "name": self.display_name,
@@ -236,7 +184,6 @@ class ServiceProvider:
             "crypto_backend": "XMLSecurity",
             "key_file": str(signing.key_path),
             "cert_file": str(signing.cert_path),
-            "encryption_keypairs": decryption,
             "accepted_time_diff": self.clock_skew,
             "only_use_keys_in_metadata": True,
             "signing_algorithm": SIG_RSA_SHA256,
@@ -257,33 +204,31 @@ class ServiceProvider:
             },
         }
 
-    def parse_authn_response(self, document: bytes, request_id: str) -> AuthnResponse | None:
-        """pysaml2's verification of a POSTed Response to ``request_id``, as
-        ``Saml2Client.parse_authn_request_response`` does it, with `_OnePassAuthnResponse`.
+    @property
+    def decryption_key_files(self) -> tuple[str, ...]:
+        """The ``saml-encryption`` key files of every rollover stage, in the order to try them.
 
-        ``document`` is the Response the ACS already base64-decoded (and checked the shape of):
-        handed over as is (binding None), pysaml2 does not decode the POSTed form value twice more,
-        first trying to inflate it as if it had come by HTTP-Redirect. Everything else is what it does
-        for the POST binding; the return addresses are passed explicitly. Returns None where pysaml2
-        does (a wrong Destination, an IssueInstant far off); raises what pysaml2 raises. The caller
-        holds the snapshot's client for the whole call.
+        By file name, read when a response arrives, so a key that moved between stages decrypts at once
+        (DP 2.1.1.2: keep decrypting with the old key until every peer has the new one).
         """
-        client = self.client
-        return client._parse_response(
-            document,
-            _OnePassAuthnResponse,
-            "assertion_consumer_service",
-            None,
-            outstanding_queries={request_id: self.acs_url},
-            allow_unsolicited=client.allow_unsolicited,
-            want_assertions_signed=client.want_assertions_signed,
-            want_assertions_or_response_signed=client.want_assertions_or_response_signed,
-            want_response_signed=client.want_response_signed,
-            return_addrs=client.service_urls(binding=BINDING_HTTP_POST),
-            entity_id=self.entity_id,
-            attribute_converters=client.config.attribute_converters,
-            allow_unknown_attributes=client.config.allow_unknown_attributes,
-        )
+        return self._snapshot.decryption_key_files
+
+    def provider_signing_keys(self, provider_entity_id: str) -> tuple[xmlsec.Key, ...]:
+        """The keys that may sign ``provider_entity_id``'s messages: its IdP signing certificates in trusted metadata.
+
+        Loaded once per provider and snapshot; a provider the metadata does not describe has none, so
+        nothing it sends verifies. Two during a key rollover.
+        """
+        snapshot = self._snapshot
+        keys = snapshot.provider_keys.get(provider_entity_id)
+        if keys is None:
+            try:
+                certs = snapshot.client.metadata.certs(provider_entity_id, "idpsso", "signing")
+            except (KeyError, UnknownSystemEntity):
+                certs = []
+            keys = tuple(public_key(pem_format(cert)) for _, cert in certs)
+            snapshot.provider_keys[provider_entity_id] = keys
+        return keys
 
     def sso_redirect_url(self, provider_entity_id: str) -> str:
         """The provider's HTTP-Redirect SSO endpoint, from its trusted metadata."""

@@ -30,7 +30,7 @@ import hashlib
 import importlib.metadata
 import secrets
 import threading
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 from typing import Final
 
@@ -152,12 +152,14 @@ def _as_bytes(data: str | bytes | SamlBase) -> bytes:
     return bytes(data)
 
 
-def _parse(data: str | bytes | SamlBase, error: type[XmlsecError]) -> etree._Element:
+def _parse(data: str | bytes | SamlBase, error: type[XmlsecError], *, drop_comments: bool = False) -> etree._Element:
     """Parse a SAML document with a hardened parser, refusing any DOCTYPE.
 
     SAML never needs a DTD (saml-core and the bindings are schema-based), and a DOCTYPE is how XXE and
     entity expansion attacks start. ``collect_ids=False`` leaves the ID table empty, so the only IDs
-    libxmlsec1 can resolve are the ones registered after the uniqueness check.
+    libxmlsec1 can resolve are the ones registered after the uniqueness check. ``drop_comments`` leaves
+    comments and processing instructions out of the tree, joining the text around them (see
+    `parse_received`).
     """
     parser = etree.XMLParser(
         resolve_entities=False,
@@ -166,6 +168,8 @@ def _parse(data: str | bytes | SamlBase, error: type[XmlsecError]) -> etree._Ele
         load_dtd=False,
         dtd_validation=False,
         collect_ids=False,
+        remove_comments=drop_comments,
+        remove_pis=drop_comments,
     )
     parser.resolvers.add(_NoExternalResources())
     try:
@@ -213,6 +217,18 @@ def _signature_of(root: etree._Element, node_name: str, node_id: str | None, err
         raise error("no element carries the signed ID")
     if element.tag != f"{{{namespace}}}{local_name}":
         raise error("the element with the signed ID is not the expected element")
+    return _enveloped_signature(element, error)
+
+
+def _enveloped_signature(element: etree._Element, error: type[XmlsecError]) -> Any:
+    """``element``'s single ds:Signature child (5.4.1), with one Reference to its own ID (5.4.2).
+
+    The document's IDs must have been checked and registered (`_index_ids`), so that the Reference can
+    only resolve to ``element``.
+    """
+    node_id = element.get("ID")
+    if not node_id:
+        raise error("the signed element has no ID")
     signatures = element.findall(_DS_SIGNATURE)
     if len(signatures) != 1:
         raise error("the signed element must have exactly one ds:Signature child")
@@ -298,29 +314,6 @@ def _new_id() -> str:
     return f"_{secrets.token_hex(16)}"
 
 
-INLINE_PEM: Final = "inline-pem:"
-"""How an `InlineCertificate` names itself to the backend: this prefix, then the PEM text."""
-
-
-@dataclass(frozen=True, slots=True)
-class InlineCertificate:
-    """A trusted metadata certificate given to pysaml2 as an object instead of as a string.
-
-    For a string certificate, ``SecurityContext._check_signature`` writes a new temp file on every
-    verification (``make_temp``: a file created, written and deleted in /tmp per login) and passes the
-    file's name on; an object it passes through and uses its ``name``. This ``name`` carries the PEM
-    itself behind `INLINE_PEM`, so the key is read from memory. Only `inline` makes one, from
-    certificates pysaml2 took from trusted metadata.
-    """
-
-    name: str
-
-
-def inline(cert_pem: bytes) -> InlineCertificate:
-    """``cert_pem`` (a PEM certificate) as an `InlineCertificate`."""
-    return InlineCertificate(INLINE_PEM + cert_pem.decode("ascii"))
-
-
 _PUBLIC_KEY_OF_CERT_PEM: Final = -1
 """A `_KeyCache` format of our own: a PEM certificate, loaded as its public key alone."""
 
@@ -334,9 +327,8 @@ def _public_key_pem(cert_pem: bytes) -> bytes:
 class _KeyCache:
     """Loaded keys, by the sha256 of their file's bytes and the format they were read as.
 
-    A "path" is a key file's, or an `InlineCertificate`'s name carrying the PEM itself; names say
-    nothing about the key (pysaml2 used to write every metadata certificate to a fresh temp file per
-    verification), the content does. Entries are immutable once loaded (python-xmlsec copies a key into
+    File names say nothing about the key (pysaml2 writes every metadata certificate to a fresh temp
+    file per verification), the content does. Entries are immutable once loaded (python-xmlsec copies a key into
     each context), so concurrent readers are safe; the lock only guards insertion.
     """
 
@@ -382,14 +374,11 @@ class _KeyCache:
         return manager
 
     def _entry(self, path: str, key_format: int, error: type[XmlsecError]) -> tuple[tuple[str, int], xmlsec.Key]:
-        if isinstance(path, str) and path.startswith(INLINE_PEM):
-            data = path[len(INLINE_PEM) :].encode("ascii", errors="replace")
-        else:
-            try:
-                with open(path, "rb") as file:
-                    data = file.read()
-            except (OSError, TypeError) as exc:
-                raise error("key file cannot be read") from exc
+        try:
+            with open(path, "rb") as file:
+                data = file.read()
+        except (OSError, TypeError) as exc:
+            raise error("key file cannot be read") from exc
         cache_key = (hashlib.sha256(data).hexdigest(), key_format)
         key = self._keys.get(cache_key)
         if key is not None:
@@ -572,6 +561,76 @@ def use_python_xmlsec(entity: saml2.entity.Entity) -> None:
     security.sec_backend = RSACrypto(import_rsa_key_from_file(key_file))
 
 
+_MESSAGE_KEYS: Final = _KeyCache()
+"""Decryption keys for `decrypt_in_place`, apart from the pysaml2 backend's."""
+
+
+def parse_received(data: bytes) -> etree._Element:
+    """Parse a received SAML message with the hardened parser, leaving out comments and processing instructions.
+
+    Exclusive canonicalization leaves comments out of what a signature covers (and a same-document
+    Reference excludes them, XML Signature 4.3.3.3), so a comment can be put into a signed message
+    without breaking its signature. Read with it in place, ``<AttributeValue>1992<!---->03100000``
+    would read as "1992" (the CVE-2017-11427 class); without them every text reads whole, as signed.
+    """
+    return _parse(data, SignatureError, drop_comments=True)
+
+
+def public_key(cert_pem: bytes) -> xmlsec.Key:
+    """The public key of a trusted PEM certificate, to verify with; SignatureError if it holds none.
+
+    The certificate only carries a key pinned by trusted metadata (nothing else about it is checked), and
+    a bare key is what makes a signature context cheap (see `_KeyCache.verification_key`).
+    """
+    try:
+        return xmlsec.Key.from_memory(_public_key_pem(cert_pem), xmlsec.constants.KeyDataFormatPem)
+    except (xmlsec.Error, ValueError) as exc:
+        raise SignatureError("the trusted certificate does not hold a usable key") from exc
+
+
+def verify_enveloped(root: etree._Element, element: etree._Element, keys: Sequence[xmlsec.Key]) -> None:
+    """Verify ``element``'s enveloped signature with one of ``keys``, or raise SignatureError.
+
+    ``root`` is the whole document ``element`` belongs to: no ID value may occur twice in it, so the
+    signature's one Reference (to ``element``'s own ID, saml-core 5.4.2) can resolve to ``element``
+    alone. ``keys`` are the signer's from trusted metadata, never from the message (a rollover may
+    list two); only the profile's algorithms are accepted.
+    """
+    _index_ids(root, SignatureError)
+    signature = _enveloped_signature(element, SignatureError)
+    for key in keys:
+        try:
+            _signature_context(key).verify(signature)
+        except xmlsec.Error:
+            continue
+        return
+    raise SignatureError("signature does not verify with a trusted key and allowed algorithms")
+
+
+def decrypt_in_place(encrypted_data: etree._Element, key_files: Sequence[str]) -> etree._Element:
+    """Decrypt ``encrypted_data`` with the first key in ``key_files`` that opens it; return the plaintext element.
+
+    The plaintext element takes the EncryptedData's place in its document (saml-core 6.1). The
+    EncryptedData must be the content of a SAML encrypted element and within the profile
+    (`_check_encrypted_data`) before libxmlsec1 sees it. A key file that is missing (a rollover stage
+    not in use) or holds another key is passed over; DecryptError when none opens it.
+    """
+    parent = encrypted_data.getparent()
+    if parent is None or parent.tag not in _ENCRYPTED_ELEMENT_PARENTS:
+        raise DecryptError("EncryptedData is not inside a SAML encrypted element")
+    _check_encrypted_data(encrypted_data)
+    for key_file in key_files:
+        try:
+            manager = _MESSAGE_KEYS.manager(key_file, xmlsec.constants.KeyDataFormatPem, DecryptError)
+            decrypted = xmlsec.EncryptionContext(manager).decrypt(encrypted_data)
+        except (DecryptError, xmlsec.Error):
+            continue
+        if not isinstance(decrypted, etree._Element):
+            raise DecryptError("EncryptedData did not hold an XML element")
+        return decrypted
+    raise DecryptError("no decryption key opens the EncryptedData")
+
+
 def verify_root_signature(data: bytes, cert_pem: bytes, root_names: frozenset[str]) -> etree._Element:
     """Verify that ``data`` is signed as a whole with the key in ``cert_pem``; return the verified root.
 
@@ -583,10 +642,7 @@ def verify_root_signature(data: bytes, cert_pem: bytes, root_names: frozenset[st
     whose single Reference names the root: ``#`` + its ID, or ``""`` (the whole document). Every
     element of the returned tree is then covered by the verified signature.
     """
-    try:
-        key = xmlsec.Key.from_memory(_public_key_pem(cert_pem), xmlsec.constants.KeyDataFormatPem)
-    except (xmlsec.Error, ValueError) as exc:
-        raise SignatureError("the pinned certificate does not hold a usable key") from exc
+    key = public_key(cert_pem)
     root = _parse(data, SignatureError)
     if root.tag not in root_names:
         raise SignatureError("unexpected document element")

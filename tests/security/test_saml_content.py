@@ -18,6 +18,7 @@ import pytest
 import requests
 from lxml import etree
 
+from gateway.saml.namespaces import NS_XENC
 from tests.integration.harness import RunningGateway
 from tests.integration.harness import query
 from tests.peers.saml_idp import LOA3
@@ -418,6 +419,57 @@ def test_bearer_confirmation_without_data(gateway: RunningGateway) -> None:
     steps = begin(gateway)
     steps.respond(mutate_assertion=_drop("saml:Subject/saml:SubjectConfirmation/saml:SubjectConfirmationData"))
     refused(steps, "provider_error")
+
+
+def test_saml_version_other_than_2_0(gateway: RunningGateway) -> None:
+    """pysaml2 refused any Response Version but 2.0 (VersionMismatch); the gateway still does."""
+
+    def version(response: etree._Element) -> None:
+        response.set("Version", "2.1")
+
+    steps = begin(gateway)
+    steps.respond(mutate_response=version)
+    refused(steps, "provider_error", reason="SAML 2.0")
+
+
+def test_provider_session_already_ended(gateway: RunningGateway) -> None:
+    """An AuthnStatement whose SessionNotOnOrAfter has passed (saml-core 2.7.2), as pysaml2 refused it."""
+
+    def ended(assertion: etree._Element) -> None:
+        past = (_now() - _seconds(600)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        assertion.find("saml:AuthnStatement", NS).set("SessionNotOnOrAfter", past)
+
+    steps = begin(gateway)
+    steps.respond(mutate_assertion=ended)
+    refused(steps, "provider_error", reason="SessionNotOnOrAfter")
+
+
+def test_encrypted_attribute_inside_the_encrypted_assertion(gateway: RunningGateway) -> None:
+    """Only the assertion itself is decrypted: an EncryptedAttribute (or EncryptedID) found inside it is
+    refused, never decrypted or skipped."""
+
+    def encrypted_attribute(assertion: etree._Element) -> None:
+        statement = assertion.find("saml:AttributeStatement", NS)
+        wrapper = etree.SubElement(statement, f"{{{NS['saml']}}}EncryptedAttribute")
+        data = etree.SubElement(wrapper, f"{{{NS_XENC}}}EncryptedData")
+        etree.SubElement(etree.SubElement(data, f"{{{NS_XENC}}}CipherData"), f"{{{NS_XENC}}}CipherValue").text = "AAAA"
+
+    steps = begin(gateway)
+    steps.respond(mutate_assertion=encrypted_attribute)
+    refused(steps, "provider_error", reason="encrypted parts")
+
+
+def test_schema_violation_inside_the_encrypted_assertion(gateway: RunningGateway) -> None:
+    """The decrypted assertion is schema-checked as the Response was (CVE-2021-21238 class): here a second
+    Subject, which a reader taking either one would accept."""
+
+    def second_subject(assertion: etree._Element) -> None:
+        subject = assertion.find("saml:Subject", NS)
+        subject.addnext(etree.fromstring(etree.tostring(subject)))
+
+    steps = begin(gateway)
+    steps.respond(mutate_assertion=second_subject)
+    refused(steps, "provider_error", reason="decrypted assertion does not conform to the SAML schemas")
 
 
 # --- status --------------------------------------------------------------------------------------------

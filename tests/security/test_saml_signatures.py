@@ -288,8 +288,11 @@ def test_signature_of_another_response_than_the_one_consumed(gateway: RunningGat
     root = parse(forgery.xml)
     position = after_issuer(root)
     extensions = etree.Element(f"{{{NS_SAMLP}}}Extensions")
+    # Inside an element of a foreign namespace, as samlp:Extensions allows (saml-core 3.2.2), so that the
+    # forgery conforms to the schemas and reaches the signature check.
+    wrapper = etree.SubElement(extensions, "{urn:example:wrapper}Wrapper")
     root.insert(position, extensions)
-    text = splice(root, extensions, 0, unsigned(cancel.xml))
+    text = splice(root, wrapper, 0, unsigned(cancel.xml))
     root = parse(text)
     refused(
         steps,
@@ -463,7 +466,9 @@ def test_empty_signature_value(gateway: RunningGateway) -> None:
 
 
 def test_signature_without_a_reference(gateway: RunningGateway) -> None:
-    """A SignedInfo with no Reference signs nothing at all (a bare signature over SignedInfo verifies)."""
+    """A SignedInfo with no Reference signs nothing at all (a bare signature over SignedInfo verifies). The
+    XML Signature schema requires a Reference, so the schema check refuses it before the signature check
+    (whose own rule, one Reference to the signed element, tests/unit/saml/test_xmlsec_backend.py tests)."""
     steps = begin(gateway)
     posted = steps.respond()
 
@@ -471,7 +476,7 @@ def test_signature_without_a_reference(gateway: RunningGateway) -> None:
         signed_info = signature.find("ds:SignedInfo", NS)
         signed_info.remove(signed_info.find("ds:Reference", NS))
 
-    refused(steps, "provider_error", _edit_signature(posted, drop_reference), reason="signature")
+    refused(steps, "provider_error", _edit_signature(posted, drop_reference), reason="SAML schemas")
 
 
 def test_signature_over_the_whole_document_by_empty_uri(gateway: RunningGateway) -> None:

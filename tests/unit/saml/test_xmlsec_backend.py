@@ -39,7 +39,7 @@ from saml2.sigver import SignatureError
 
 from gateway.saml.xmlsec_backend import PythonXmlsecBackend
 from gateway.saml.xmlsec_backend import _KeyCache
-from gateway.saml.xmlsec_backend import inline
+from gateway.saml.xmlsec_backend import public_key
 from gateway.saml.xmlsec_backend import use_python_xmlsec
 from gateway.trust.certs import generate_key_pair
 
@@ -573,9 +573,10 @@ def test_keys_are_cached_by_content_not_file_name(keys: Keys, tmp_path: Path) ->
     assert cache.load(str(keys.other_cert), pem, SignatureError) is not first
 
 
-def test_verification_keys_are_the_certificates_public_key_from_file_or_inline(keys: Keys) -> None:
+def test_verification_keys_are_the_certificates_public_key_from_file_or_memory(keys: Keys) -> None:
     """A signature made with the IdP's key verifies with the verification key of its certificate, whether
-    the certificate comes as a file or inline (`InlineCertificate`); another certificate's key refuses it."""
+    the certificate comes as a file (pysaml2's backend) or from memory (`public_key`, for the gateway's own
+    Response check); another certificate's key refuses it."""
     document = etree.fromstring(f'<r xmlns:ds="{NS_DS}" ID="_x"><v>1</v></r>'.encode())
     template = xmlsec.template.create(document, xmlsec.constants.TransformExclC14N, xmlsec.constants.TransformRsaSha256)
     reference = xmlsec.template.add_reference(template, xmlsec.constants.TransformSha256, uri="#_x")
@@ -588,17 +589,16 @@ def test_verification_keys_are_the_certificates_public_key_from_file_or_inline(k
     signer.sign(template)
     cache = _KeyCache()
 
-    for source in (str(keys.idp_cert), inline(keys.idp_cert.read_bytes()).name):
+    for key in (cache.verification_key(str(keys.idp_cert), SignatureError), public_key(keys.idp_cert.read_bytes())):
         verifier = xmlsec.SignatureContext()
-        verifier.key = cache.verification_key(source, SignatureError)
+        verifier.key = key
         verifier.verify(template)
     verifier = xmlsec.SignatureContext()
     verifier.key = cache.verification_key(str(keys.other_cert), SignatureError)
     with pytest.raises(xmlsec.Error):
         verifier.verify(template)
     with pytest.raises(SignatureError, match="usable key"):
-        cache.verification_key(inline(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----").name,
-                               SignatureError)  # fmt: skip
+        public_key(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----")
 
 
 def test_use_python_xmlsec_refuses_an_entity_on_another_backend(keys: Keys, idp_metadata: str) -> None:
