@@ -15,7 +15,9 @@ from __future__ import annotations
 import base64
 import binascii
 import calendar
+import datetime
 import logging
+import re
 import time
 from collections.abc import Callable
 from collections.abc import Sequence
@@ -24,7 +26,6 @@ from dataclasses import dataclass
 from lxml import etree
 from saml2.saml import SCM_BEARER
 from saml2.sigver import SignatureError
-from saml2.time_util import str_to_time
 
 from gateway.errors import UpstreamError
 from gateway.model import AuthnResult
@@ -46,6 +47,8 @@ from gateway.saml.sp import ServiceProvider
 from gateway.saml.xmlsec_backend import parse_received
 
 log = logging.getLogger(__name__)
+
+_SAML_TIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d*)?Z?", re.ASCII)
 
 
 MAX_RESPONSE_BYTES = 256 * 1024
@@ -142,12 +145,20 @@ def _status_error(response: ResponseRecord) -> UpstreamError:
 
 
 def _epoch(value: str | None, what: str) -> int:
-    if not value:
-        raise _fail(f"{what} is missing")
+    """Seconds since the epoch of a SAML time (saml-core 1.3.3: xs:dateTime in UTC), whole seconds.
+
+    The forms pysaml2 read: ``YYYY-MM-DDThh:mm:ss``, optional fraction, optional ``Z``; a time zone
+    offset, or anything else, is refused with the attribute's name.
+    """
+    match = _SAML_TIME.fullmatch(value or "")
+    if match is None:
+        raise _fail(f"{what} is missing or not a SAML UTC time")
+    year, month, day, hour, minute, second = (int(part) for part in match.groups())
     try:
-        return calendar.timegm(str_to_time(value))
-    except (ValueError, TypeError):
+        datetime.datetime(year, month, day, hour, minute, second)
+    except ValueError:
         raise _fail(f"{what} is not a valid time") from None
+    return calendar.timegm((year, month, day, hour, minute, second))
 
 
 def verify_response(

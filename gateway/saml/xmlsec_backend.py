@@ -26,6 +26,8 @@ content, so no assertion or attribute reaches a log through it.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import importlib.metadata
 import secrets
@@ -38,7 +40,10 @@ import saml2.entity
 import saml2.sigver
 import xmlsec
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
 from saml2 import SamlBase
 from saml2.sigver import ASSERT_XPATH
@@ -68,6 +73,8 @@ _XENC_ENCRYPTED_DATA: Final = f"{{{NS_XENC}}}EncryptedData"
 _XENC_ENCRYPTED_KEY: Final = f"{{{NS_XENC}}}EncryptedKey"
 _XENC_ENCRYPTION_METHOD: Final = f"{{{NS_XENC}}}EncryptionMethod"
 _XENC_CIPHER_REFERENCE: Final = f"{{{NS_XENC}}}CipherReference"
+_XENC_CIPHER_DATA: Final = f"{{{NS_XENC}}}CipherData"
+_XENC_CIPHER_VALUE: Final = f"{{{NS_XENC}}}CipherValue"
 _XENC_OAEP_PARAMS: Final = f"{{{NS_XENC}}}OAEPparams"
 _XENC_AGREEMENT_METHOD: Final = f"{{{NS_XENC}}}AgreementMethod"
 _XENC11_MGF: Final = f"{{{NS_XENC11}}}MGF"
@@ -105,23 +112,32 @@ _REFERENCE_TRANSFORMS: Final = (xmlsec.constants.TransformEnveloped, *_C14N_METH
 _SIGNATURE_TRANSFORMS: Final = (*_C14N_METHODS, *_SIGNATURE_METHODS)
 
 # Deployment Profile 8.3: AES-CBC mandatory, AES-GCM optional; 3DES is not listed, so it is refused.
-BLOCK_ENCRYPTION_ALGORITHMS: Final = frozenset(
-    {
-        f"{NS_XENC}aes128-cbc",
-        f"{NS_XENC}aes192-cbc",
-        f"{NS_XENC}aes256-cbc",
-        f"{NS_XENC11}aes128-gcm",
-        f"{NS_XENC11}aes192-gcm",
-        f"{NS_XENC11}aes256-gcm",
-    }
-)
+# Each with the length of its key in bytes, which an unwrapped session key must have.
+BLOCK_ENCRYPTION_ALGORITHMS: Final = {
+    f"{NS_XENC}aes128-cbc": 16,
+    f"{NS_XENC}aes192-cbc": 24,
+    f"{NS_XENC}aes256-cbc": 32,
+    f"{NS_XENC11}aes128-gcm": 16,
+    f"{NS_XENC11}aes192-gcm": 24,
+    f"{NS_XENC11}aes256-gcm": 32,
+}
 # Deployment Profile 8.4: RSA-OAEP only; RSA PKCS#1 v1.5 (xmlenc#rsa-1_5) is "considered broken" (section 8).
 # The OAEP digest may be SHA-1, which the profile makes the default (its use there is padding, not integrity).
 KEY_TRANSPORT_ALGORITHMS: Final = frozenset({f"{NS_XENC}rsa-oaep-mgf1p", f"{NS_XENC11}rsa-oaep"})
-_OAEP_DIGESTS: Final = frozenset({f"{NS_DS}sha1", f"{NS_XENC}sha256", f"{NS_DSIG_MORE}sha384", f"{NS_XENC}sha512"})
-_OAEP_MGFS: Final = frozenset(
-    {f"{NS_XENC11}mgf1sha1", f"{NS_XENC11}mgf1sha256", f"{NS_XENC11}mgf1sha384", f"{NS_XENC11}mgf1sha512"}
-)
+_OAEP_DIGESTS: Final[dict[str, type[hashes.HashAlgorithm]]] = {
+    f"{NS_DS}sha1": hashes.SHA1,
+    f"{NS_XENC}sha256": hashes.SHA256,
+    f"{NS_DSIG_MORE}sha384": hashes.SHA384,
+    f"{NS_XENC}sha512": hashes.SHA512,
+}
+_OAEP_MGFS: Final[dict[str, type[hashes.HashAlgorithm]]] = {
+    f"{NS_XENC11}mgf1sha1": hashes.SHA1,
+    f"{NS_XENC11}mgf1sha256": hashes.SHA256,
+    f"{NS_XENC11}mgf1sha384": hashes.SHA384,
+    f"{NS_XENC11}mgf1sha512": hashes.SHA512,
+}
+_RSA_OAEP_MGF1P: Final = f"{NS_XENC}rsa-oaep-mgf1p"
+"""XML Encryption 5.4.1: OAEP whose mask generation function is always MGF1 with SHA-1."""
 # Elements by which an EncryptedData would make libxmlsec1 read something outside the document.
 _INDIRECTIONS: Final = frozenset(
     {_XENC_CIPHER_REFERENCE, _DS_RETRIEVAL_METHOD, _XENC_AGREEMENT_METHOD, _XENC11_DERIVED_KEY}
@@ -561,8 +577,44 @@ def use_python_xmlsec(entity: saml2.entity.Entity) -> None:
     security.sec_backend = RSACrypto(import_rsa_key_from_file(key_file))
 
 
-_MESSAGE_KEYS: Final = _KeyCache()
-"""Decryption keys for `decrypt_in_place`, apart from the pysaml2 backend's."""
+class _PrivateKeys:
+    """RSA private keys loaded with cryptography, by the sha256 of their file's bytes.
+
+    A file is read each time (a rollover may have moved a key between stage files), but parsed once:
+    a loaded key keeps its precomputed Montgomery and blinding values, which is what makes the RSA-OAEP
+    unwrap cheaper here than in libxmlsec1, which copies its key out of a keys manager per decryption.
+    """
+
+    def __init__(self, max_entries: int = _KEY_CACHE_SIZE) -> None:
+        self._keys: dict[str, rsa.RSAPrivateKey] = {}
+        self._lock = threading.Lock()
+        self._max_entries = max_entries
+
+    def load(self, path: str) -> rsa.RSAPrivateKey:
+        """The RSA key in the PEM file at ``path``; DecryptError if it cannot be read or is not one."""
+        try:
+            with open(path, "rb") as file:
+                data = file.read()
+        except OSError as exc:
+            raise DecryptError("key file cannot be read") from exc
+        digest = hashlib.sha256(data).hexdigest()
+        key = self._keys.get(digest)
+        if key is None:
+            try:
+                loaded = serialization.load_pem_private_key(data, password=None)
+            except (ValueError, TypeError) as exc:
+                raise DecryptError("key file does not hold a usable key") from exc
+            if not isinstance(loaded, rsa.RSAPrivateKey):
+                raise DecryptError("key transport needs an RSA key")
+            key = loaded
+            with self._lock:
+                if len(self._keys) >= self._max_entries:
+                    self._keys.pop(next(iter(self._keys)))
+                self._keys[digest] = key
+        return key
+
+
+_DECRYPTION_KEYS: Final = _PrivateKeys()
 
 
 def parse_received(data: bytes) -> etree._Element:
@@ -607,24 +659,73 @@ def verify_enveloped(root: etree._Element, element: etree._Element, keys: Sequen
     raise SignatureError("signature does not verify with a trusted key and allowed algorithms")
 
 
+def _oaep(method: etree._Element) -> padding.OAEP:
+    """The OAEP parameters of a key transport EncryptionMethod that `_check_encrypted_data` accepted.
+
+    XML Encryption 1.1 section 5.5.2: the digest is ds:DigestMethod's (SHA-1 when absent); the mask
+    generation function is MGF1 with SHA-1 for rsa-oaep-mgf1p, and xenc11:MGF's (MGF1 with SHA-1
+    when absent) for rsa-oaep; xenc:OAEPparams, when present, is the base64 of the label.
+    """
+    digest_element = method.find(_DS_DIGEST_METHOD)
+    digest = _OAEP_DIGESTS[digest_element.get("Algorithm", "")] if digest_element is not None else hashes.SHA1
+    mgf_element = method.find(_XENC11_MGF)
+    if method.get("Algorithm") == _RSA_OAEP_MGF1P or mgf_element is None:
+        mgf_digest: type[hashes.HashAlgorithm] = hashes.SHA1
+    else:
+        mgf_digest = _OAEP_MGFS[mgf_element.get("Algorithm", "")]
+    label_text = method.findtext(_XENC_OAEP_PARAMS)
+    try:
+        label = base64.b64decode("".join(label_text.split()), validate=True) if label_text else None
+    except binascii.Error as exc:
+        raise DecryptError("OAEPparams is not base64") from exc
+    return padding.OAEP(mgf=padding.MGF1(mgf_digest()), algorithm=digest(), label=label or None)
+
+
+def _cipher_value(element: etree._Element) -> bytes:
+    """The bytes of ``element``'s xenc:CipherData/xenc:CipherValue (XML Encryption 3.3)."""
+    text = element.findtext(f"{_XENC_CIPHER_DATA}/{_XENC_CIPHER_VALUE}")
+    if not text:
+        raise DecryptError("no CipherValue")
+    try:
+        return base64.b64decode("".join(text.split()), validate=True)
+    except binascii.Error as exc:
+        raise DecryptError("CipherValue is not base64") from exc
+
+
 def decrypt_in_place(encrypted_data: etree._Element, key_files: Sequence[str]) -> etree._Element:
     """Decrypt ``encrypted_data`` with the first key in ``key_files`` that opens it; return the plaintext element.
 
-    The plaintext element takes the EncryptedData's place in its document (saml-core 6.1). The
-    EncryptedData must be the content of a SAML encrypted element and within the profile
-    (`_check_encrypted_data`) before libxmlsec1 sees it. A key file that is missing (a rollover stage
-    not in use) or holds another key is passed over; DecryptError when none opens it.
+    The EncryptedData must be the content of a SAML encrypted element and within the profile
+    (`_check_encrypted_data`). The session key in its EncryptedKey is unwrapped with cryptography's
+    RSA-OAEP, then libxmlsec1 decrypts the data with that key, given to it directly so that it looks up
+    no other; the plaintext element takes the EncryptedData's place in its document (saml-core 6.1). A
+    key file that is missing (a rollover stage not in use) or holds another key is passed over;
+    DecryptError when none opens it.
     """
     parent = encrypted_data.getparent()
     if parent is None or parent.tag not in _ENCRYPTED_ELEMENT_PARENTS:
         raise DecryptError("EncryptedData is not inside a SAML encrypted element")
     _check_encrypted_data(encrypted_data)
+    encrypted_key = next(encrypted_data.iter(_XENC_ENCRYPTED_KEY))
+    key_method = _encryption_method(encrypted_key)
+    data_method = _encryption_method(encrypted_data)
+    if key_method is None or data_method is None:  # _check_encrypted_data made sure of both
+        raise DecryptError("EncryptionMethod missing")
+    oaep = _oaep(key_method)
+    wrapped = _cipher_value(encrypted_key)
     for key_file in key_files:
         try:
-            manager = _MESSAGE_KEYS.manager(key_file, xmlsec.constants.KeyDataFormatPem, DecryptError)
-            decrypted = xmlsec.EncryptionContext(manager).decrypt(encrypted_data)
-        except (DecryptError, xmlsec.Error):
+            session_key = _DECRYPTION_KEYS.load(key_file).decrypt(wrapped, oaep)
+        except (DecryptError, ValueError):
             continue
+        if len(session_key) != BLOCK_ENCRYPTION_ALGORITHMS[data_method.get("Algorithm", "")]:
+            raise DecryptError("the session key does not fit the block encryption algorithm")
+        context = xmlsec.EncryptionContext()
+        try:
+            context.key = xmlsec.Key.from_binary_data(xmlsec.constants.KeyDataAes, session_key)
+            decrypted = context.decrypt(encrypted_data)
+        except xmlsec.Error as exc:
+            raise DecryptError("the EncryptedData does not decrypt with its session key") from exc
         if not isinstance(decrypted, etree._Element):
             raise DecryptError("EncryptedData did not hold an XML element")
         return decrypted

@@ -8,6 +8,7 @@ import pytest
 
 from gateway.errors import UpstreamError
 from gateway.saml.acs import _check_conditions
+from gateway.saml.acs import _epoch
 from gateway.saml.response_document import ConditionsRecord
 
 SP = "https://gw.example/saml/metadata"
@@ -45,3 +46,29 @@ def test_not_on_or_after_not_later_than_not_before() -> None:
     """Both bounds within the clock skew of now, but in the wrong order (saml-core 2.5.1.2)."""
     inverted = _conditions(not_before="2027-01-15T08:00:30Z", not_on_or_after="2027-01-15T08:00:10Z")
     assert "not later than NotBefore" in _refusal(inverted)
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("2027-01-15T08:00:00Z", 1_800_000_000),
+        ("2027-01-15T08:00:00.999Z", 1_800_000_000),
+        ("2027-01-15T08:00:00", 1_800_000_000),
+    ],
+)
+def test_saml_times_are_read_in_utc(value: str, seconds: int) -> None:
+    """The forms pysaml2 read (saml-core 1.3.3): a fraction is cut, a missing Z still means UTC."""
+    assert _epoch(value, "NotBefore") == seconds
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["", None, "2027-01-15T09:00:00+01:00", "2027-01-15 08:00:00Z", "2027-02-30T08:00:00Z", "2027-01-15T24:00:00Z",
+     "\uff12\uff10\uff12\uff17-01-15T08:00:00Z"],
+)  # fmt: skip
+def test_other_times_are_refused_with_the_attributes_name(value: str | None) -> None:
+    """An offset (pysaml2 raised an AttributeError on one), another layout, digits of another script, a day
+    or hour that does not exist."""
+    with pytest.raises(UpstreamError) as refused:
+        _epoch(value, "Conditions NotBefore")
+    assert "Conditions NotBefore" in refused.value.detail

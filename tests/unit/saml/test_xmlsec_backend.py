@@ -39,6 +39,7 @@ from saml2.sigver import SignatureError
 
 from gateway.saml.xmlsec_backend import PythonXmlsecBackend
 from gateway.saml.xmlsec_backend import _KeyCache
+from gateway.saml.xmlsec_backend import decrypt_in_place
 from gateway.saml.xmlsec_backend import public_key
 from gateway.saml.xmlsec_backend import use_python_xmlsec
 from gateway.trust.certs import generate_key_pair
@@ -485,6 +486,7 @@ def encrypt_assertion_by_hand(
     transport: str,
     digest: str | None = None,
     mgf: str | None = None,
+    label: bytes | None = None,
 ) -> etree._Element:
     """Replace the Response's Assertion by an EncryptedAssertion built here with python-xmlsec.
 
@@ -505,6 +507,8 @@ def encrypt_assertion_by_hand(
         etree.SubElement(method, f"{{{NS_DS}}}DigestMethod", Algorithm=digest)
     if mgf:
         etree.SubElement(method, f"{{{NS_XENC11}}}MGF", Algorithm=mgf)
+    if label:
+        etree.SubElement(method, f"{{{NS_XENC}}}OAEPparams").text = base64.b64encode(label).decode()
     for parent in (encrypted_key, data):
         etree.SubElement(etree.SubElement(parent, f"{{{NS_XENC}}}CipherData"), f"{{{NS_XENC}}}CipherValue")
     manager = xmlsec.KeysManager()
@@ -517,28 +521,74 @@ def encrypt_assertion_by_hand(
     return root
 
 
-@pytest.mark.parametrize(
-    ("block", "transport", "digest", "mgf"),
+PROFILE_ALGORITHMS = pytest.mark.parametrize(
+    ("block", "transport", "digest", "mgf", "label"),
     [
-        (AES128_CBC, RSA_OAEP_MGF1P, None, None),
-        (AES256_CBC, RSA_OAEP_MGF1P, SHA1, None),
-        (AES128_GCM, RSA_OAEP_MGF1P, SHA256, None),
-        (AES192_GCM, RSA_OAEP_11, SHA1, None),
-        (AES256_GCM, RSA_OAEP_11, SHA256, MGF1_SHA256),
+        (AES128_CBC, RSA_OAEP_MGF1P, None, None, None),
+        (AES256_CBC, RSA_OAEP_MGF1P, SHA1, None, None),
+        (AES128_GCM, RSA_OAEP_MGF1P, SHA256, None, None),
+        (AES192_GCM, RSA_OAEP_11, SHA1, None, None),
+        (AES256_GCM, RSA_OAEP_11, SHA256, MGF1_SHA256, None),
+        (AES256_GCM, RSA_OAEP_11, SHA256, MGF1_SHA256, b"a label"),
+        (AES256_CBC, RSA_OAEP_MGF1P, SHA256, None, b"\x00\x01"),
     ],
 )
+
+
+@PROFILE_ALGORITHMS
 def test_profile_algorithms_are_decrypted(
-    idp: Server, keys: Keys, block: str, transport: str, digest: str | None, mgf: str | None
+    idp: Server, keys: Keys, block: str, transport: str, digest: str | None, mgf: str | None, label: bytes | None
 ) -> None:
     """Everything Deployment Profile 8.3/8.4 lists, including the SHA-1 OAEP digest it makes the default."""
     root = encrypt_assertion_by_hand(
-        authn_response(idp, keys, sign_response=False), keys.sp_cert, block, transport, digest, mgf
+        authn_response(idp, keys, sign_response=False), keys.sp_cert, block, transport, digest, mgf, label
     )
 
     decrypted = etree.fromstring(BACKEND.decrypt(etree.tostring(root), str(keys.sp_key)).encode())
 
     assert decrypted.find(f"{{{NS_SAML}}}EncryptedAssertion/{{{NS_SAML}}}Assertion") is not None
     assert "Testa" in etree.tostring(decrypted, encoding="unicode")
+
+
+@PROFILE_ALGORITHMS
+def test_the_gateways_key_unwrap_agrees_with_libxmlsec1(
+    idp: Server, keys: Keys, block: str, transport: str, digest: str | None, mgf: str | None, label: bytes | None
+) -> None:
+    """`decrypt_in_place` unwraps the session key with cryptography's RSA-OAEP from the parameters it reads
+    itself: for every profile algorithm it must give exactly the plaintext libxmlsec1 gives on its own."""
+    root = encrypt_assertion_by_hand(
+        authn_response(idp, keys, sign_response=False), keys.sp_cert, block, transport, digest, mgf, label
+    )
+    by_libxmlsec1 = etree.fromstring(BACKEND.decrypt(etree.tostring(root), str(keys.sp_key)).encode())
+
+    plaintext = decrypt_in_place(next(root.iter(f"{{{NS_XENC}}}EncryptedData")), (str(keys.sp_key),))
+
+    expected = by_libxmlsec1.find(f"{{{NS_SAML}}}EncryptedAssertion/{{{NS_SAML}}}Assertion")
+    assert etree.tostring(plaintext, method="c14n") == etree.tostring(expected, method="c14n")
+
+
+def test_a_wrong_oaep_label_opens_nothing(idp: Server, keys: Keys) -> None:
+    """The OAEP label is part of the key transport: the same ciphertext with another OAEPparams fails."""
+    root = encrypt_assertion_by_hand(
+        authn_response(idp, keys, sign_response=False), keys.sp_cert, AES256_GCM, RSA_OAEP_11, SHA256, MGF1_SHA256,
+        b"a label",
+    )  # fmt: skip
+    next(root.iter(f"{{{NS_XENC}}}OAEPparams")).text = base64.b64encode(b"another").decode()
+
+    with pytest.raises(DecryptError, match="no decryption key"):
+        decrypt_in_place(next(root.iter(f"{{{NS_XENC}}}EncryptedData")), (str(keys.sp_key),))
+
+
+def test_a_session_key_of_the_wrong_size_is_refused(idp: Server, keys: Keys) -> None:
+    """A session key made for AES-128 under an EncryptionMethod that says AES-256 is not handed to libxmlsec1."""
+    root = encrypt_assertion_by_hand(
+        authn_response(idp, keys, sign_response=False), keys.sp_cert, AES128_GCM, RSA_OAEP_MGF1P
+    )
+    encrypted_data = next(root.iter(f"{{{NS_XENC}}}EncryptedData"))
+    encrypted_data.find(f"{{{NS_XENC}}}EncryptionMethod").set("Algorithm", AES256_GCM)
+
+    with pytest.raises(DecryptError, match="does not fit"):
+        decrypt_in_place(encrypted_data, (str(keys.sp_key),))
 
 
 def test_cipher_reference_to_a_local_file_is_refused(idp: Server, keys: Keys, tmp_path: Path) -> None:
