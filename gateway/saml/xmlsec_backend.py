@@ -1,17 +1,18 @@
-"""XML signatures and encryption for pysaml2, in-process with python-xmlsec, stricter than its defaults.
+"""XML signatures and encryption in-process with python-xmlsec, stricter than its defaults.
 
-pysaml2 hands every XML security operation to a ``saml2.sigver.CryptoBackend``. Its default runs the
-xmlsec1 binary over temp files; its "XMLSecurity" backend is pyXMLSecurity, another package that also
-installs a top-level module named ``xmlsec``, ignores which element it is asked to verify and cannot
-decrypt. This backend calls libxmlsec1 through python-xmlsec instead, and checks what libxmlsec1 leaves
-to its caller:
+Two users: the gateway's own Response check (`gateway.saml.response_document`), through
+`parse_received`, `verify_enveloped` and `decrypt_in_place` on one parsed tree; and pysaml2, for the
+sandbox IdP and SP metadata, through `PythonXmlsecBackend`, a ``saml2.sigver.CryptoBackend``. pysaml2's
+default backend runs the xmlsec1 binary over temp files; its "XMLSecurity" backend is pyXMLSecurity,
+another package that also installs a top-level module named ``xmlsec``, ignores which element it is
+asked to verify and cannot decrypt. Both paths check what libxmlsec1 leaves to its caller:
 
-* Signatures (saml-core 5.4, XML Signature profile): the key comes only from the certificate pysaml2
-  took from trusted metadata, never from ``ds:KeyInfo`` in the message; the signature verified is the
-  single enveloped ``ds:Signature`` child of exactly the element pysaml2 consumes, with one Reference to
-  that element's own ID; no ID value may occur twice in the document (saml-core 1.3.4), which is what
-  stops signature wrapping; documents with a DOCTYPE are refused before any signature or decryption
-  work, by a parser that loads nothing from outside the document.
+* Signatures (saml-core 5.4, XML Signature profile): the key comes only from trusted metadata, never
+  from ``ds:KeyInfo`` in the message; the signature verified is the single enveloped ``ds:Signature``
+  child of exactly the element consumed, with one Reference to that element's own ID; no ID value may
+  occur twice in the document (saml-core 1.3.4), which is what stops signature wrapping; documents with
+  a DOCTYPE are refused before any signature or decryption work, by a parser that loads nothing from
+  outside the document.
 * Algorithms (Swedish eID Framework, Deployment Profile section 8): only the digest, signature,
   block-encryption and key-transport algorithms listed there are accepted, in both directions.
   libxmlsec1 accepts RSA-SHA1, SHA-1 digests, 3DES and RSA PKCS#1 v1.5 key transport by default.
@@ -19,9 +20,9 @@ to its caller:
   ``xenc:CipherReference`` or ``ds:RetrievalMethod`` to a local file or a URL, so the structure and
   every algorithm of the ``xenc:EncryptedData`` are checked before it is handed over.
 
-``use_python_xmlsec`` is the one way the gateway plugs this in. Every failure raises a subclass of
-``saml2.sigver.XmlsecError`` (which pysaml2 catches and logs) whose message never carries document
-content, so no assertion or attribute reaches a log through it.
+``use_python_xmlsec`` is the one way pysaml2 gets this backend. Every failure raises a subclass of
+``saml2.sigver.XmlsecError`` whose message never carries document content, so no assertion or
+attribute reaches a log through it.
 """
 
 from __future__ import annotations
