@@ -175,11 +175,17 @@ def verify_and_decrypt(
         if encrypted_data is None:
             raise refused("EncryptedAssertion without EncryptedData")
         try:
-            assertion = decrypt_in_place(encrypted_data, decryption_key_files)
+            decrypt_in_place(encrypted_data, decryption_key_files)
         except DecryptError:
             raise refused("the assertion could not be decrypted with the gateway's keys") from None
-        if assertion.tag != _ASSERTION:
-            raise refused("the EncryptedAssertion did not hold an Assertion")
+        # saml-core 2.3.4: what decrypts is the one Assertion, alone in its EncryptedAssertion; anything
+        # beside it (a second plaintext element, an EncryptedKey left over) is refused, not skipped.
+        if len(encrypted) != 1 or encrypted[0].tag != _ASSERTION:
+            raise refused("the EncryptedAssertion did not hold exactly one Assertion")
+        assertion = encrypted[0]
+        # libxmlsec1 parsed the plaintext itself, keeping comments and processing instructions: leave
+        # them out here too, joining the text around them, as `parse_received` does for the Response.
+        etree.strip_tags(assertion, etree.Comment, etree.ProcessingInstruction)
         if next(assertion.iter(*_ENCRYPTED_PARTS), None) is not None:
             raise refused("encrypted parts inside the assertion are not accepted")
         _schema_valid(assertion, "decrypted assertion")

@@ -102,6 +102,30 @@ def test_comment_inside_values_does_not_truncate_them(gateway: RunningGateway) -
     assert claims["given_name"] == "Testa"
 
 
+def test_comment_inside_values_of_an_encrypted_assertion_does_not_truncate_them(gateway: RunningGateway) -> None:
+    """The same inside an encrypted assertion: the plaintext is parsed by libxmlsec1 when it decrypts, not by
+    the parser that leaves comments out, so the gateway strips them from the decrypted assertion itself."""
+
+    def comments(assertion: etree._Element) -> None:
+        for attribute, cut in ((PNR_ATTRIBUTE, 8), (GIVEN_NAME_ATTRIBUTE, 3)):
+            value = _value(assertion, attribute)
+            text = value.text or ""
+            value.text = text[:cut]
+            comment = etree.Comment("")
+            comment.tail = text[cut:]
+            value.append(comment)
+
+    steps = begin(gateway)
+    steps.respond(
+        mutate_assertion=comments,
+        attributes={"personalIdentityNumber": (ATTACKER_PNR,), "givenName": ("Testa",), "sn": ("Testsson",),
+                    "displayName": ("Testa Testsson",), "dateOfBirth": ("1992-03-10",)},
+    )  # fmt: skip
+    claims = logged_in(steps)
+    assert claims[PNR_CLAIM] == ATTACKER_PNR
+    assert claims["given_name"] == "Testa"
+
+
 def test_internal_entity_standing_for_the_victims_number(gateway: RunningGateway) -> None:
     """An entity declared in a DOCTYPE; SAML has no DTD (DP 6.2), so any DOCTYPE is refused."""
     steps = begin(gateway, "plain")

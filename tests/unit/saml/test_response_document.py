@@ -218,4 +218,26 @@ def test_an_encrypted_assertion_holding_another_element_is_refused(parties: tupl
     forged = parse_received(signed.encode())
     with pytest.raises(UpstreamError) as refusal:
         verify_and_decrypt(forged, sp.provider_signing_keys(idp.entity_id), sp.decryption_key_files)
-    assert "did not hold an Assertion" in refusal.value.detail
+    assert "did not hold exactly one Assertion" in refusal.value.detail, refusal.value.detail
+
+
+def test_an_encrypted_assertion_with_something_beside_it_is_refused(
+    parties: tuple[ServiceProvider, SandboxIdP],
+) -> None:
+    """A signed Response whose EncryptedAssertion holds, besides its EncryptedData, an element the schema
+    allows there (an xenc:EncryptedKey, saml-core 2.2.4): after decryption the Assertion must stand alone."""
+    sp, idp = parties
+    _, posted = _login(sp, idp)
+    root = parse_received(posted)
+    encrypted = root.find(f"{{{NS_SAML}}}EncryptedAssertion")
+    spare = next(encrypted.iter(f"{{{NS_XENC}}}EncryptedKey"))
+    copy = etree.fromstring(etree.tostring(spare))
+    copy.attrib.pop("Id", None)  # xs:ID values must stay unique for the schema
+    encrypted.append(copy)
+    signed = PythonXmlsecBackend().sign_statement(
+        etree.tostring(root), f"{NS_SAMLP}:Response", idp._server.config.key_file, root.get("ID")
+    )
+    forged = parse_received(signed.encode())
+    with pytest.raises(UpstreamError) as refusal:
+        verify_and_decrypt(forged, sp.provider_signing_keys(idp.entity_id), sp.decryption_key_files)
+    assert "did not hold exactly one Assertion" in refusal.value.detail, refusal.value.detail
