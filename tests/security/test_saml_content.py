@@ -81,15 +81,12 @@ def _with_doctype(posted: PostedResponse, doctype: str, replace: tuple[str, str]
 # --- XML tricks -----------------------------------------------------------------------------------
 
 
-def test_comment_inside_values_does_not_truncate_them(gateway: RunningGateway) -> None:
-    """CVE-2017-11427 class: exclusive c14n drops comments, so a comment added after signing keeps the
-    signature valid; a parser that stops at the comment would read a shorter identity. The gateway must
-    read the whole value."""
-    steps = begin(gateway, "plain")
-    posted = steps.respond(encrypt=False, attributes={"personalIdentityNumber": (ATTACKER_PNR,),
-                           "givenName": ("Testa",), "sn": ("Testsson",), "displayName": ("Testa Testsson",),
-                           "dateOfBirth": ("1992-03-10",)})  # fmt: skip
-    root = parse(posted.xml)
+_NAMED_PERSON = {"personalIdentityNumber": (ATTACKER_PNR,), "givenName": ("Testa",), "sn": ("Testsson",),
+                 "displayName": ("Testa Testsson",), "dateOfBirth": ("1992-03-10",)}  # fmt: skip
+
+
+def _comments_inside_values(root: etree._Element) -> None:
+    """Split the personal identity number and the given name with an empty comment, keeping their text."""
     for attribute, cut in ((PNR_ATTRIBUTE, 8), (GIVEN_NAME_ATTRIBUTE, 3)):
         value = _value(root, attribute)
         text = value.text or ""
@@ -97,6 +94,16 @@ def test_comment_inside_values_does_not_truncate_them(gateway: RunningGateway) -
         comment = etree.Comment("")
         comment.tail = text[cut:]
         value.append(comment)
+
+
+def test_comment_inside_values_does_not_truncate_them(gateway: RunningGateway) -> None:
+    """CVE-2017-11427 class: exclusive c14n drops comments, so a comment added after signing keeps the
+    signature valid; a parser that stops at the comment would read a shorter identity. The gateway must
+    read the whole value."""
+    steps = begin(gateway, "plain")
+    posted = steps.respond(encrypt=False, attributes=_NAMED_PERSON)
+    root = parse(posted.xml)
+    _comments_inside_values(root)
     claims = logged_in(steps, with_xml(posted, serialize(root)))
     assert claims[PNR_CLAIM] == ATTACKER_PNR
     assert claims["given_name"] == "Testa"
@@ -105,22 +112,8 @@ def test_comment_inside_values_does_not_truncate_them(gateway: RunningGateway) -
 def test_comment_inside_values_of_an_encrypted_assertion_does_not_truncate_them(gateway: RunningGateway) -> None:
     """The same inside an encrypted assertion: the plaintext is parsed by libxmlsec1 when it decrypts, not by
     the parser that leaves comments out, so the gateway strips them from the decrypted assertion itself."""
-
-    def comments(assertion: etree._Element) -> None:
-        for attribute, cut in ((PNR_ATTRIBUTE, 8), (GIVEN_NAME_ATTRIBUTE, 3)):
-            value = _value(assertion, attribute)
-            text = value.text or ""
-            value.text = text[:cut]
-            comment = etree.Comment("")
-            comment.tail = text[cut:]
-            value.append(comment)
-
     steps = begin(gateway)
-    steps.respond(
-        mutate_assertion=comments,
-        attributes={"personalIdentityNumber": (ATTACKER_PNR,), "givenName": ("Testa",), "sn": ("Testsson",),
-                    "displayName": ("Testa Testsson",), "dateOfBirth": ("1992-03-10",)},
-    )  # fmt: skip
+    steps.respond(mutate_assertion=_comments_inside_values, attributes=_NAMED_PERSON)
     claims = logged_in(steps)
     assert claims[PNR_CLAIM] == ATTACKER_PNR
     assert claims["given_name"] == "Testa"
