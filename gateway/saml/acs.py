@@ -23,6 +23,7 @@ from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import xmlsec
 from lxml import etree
 from saml2.saml import SCM_BEARER
 from saml2.sigver import SignatureError
@@ -87,35 +88,32 @@ class Expectation:
     """With ForceAuthn: when the request was made; an older AuthnInstant is an SSO the SP refused (DP 6.3.5)."""
 
 
-_fail = refused
-
-
 def decode_post(saml_response: str) -> bytes:
     """Base64-decode the POSTed SAMLResponse, bounded; the POST binding is never deflated."""
     if len(saml_response) > MAX_RESPONSE_BYTES * 4 // 3 + 4:
-        raise _fail("SAMLResponse too large")
+        raise refused("SAMLResponse too large")
     try:
         return base64.b64decode(saml_response.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError, ValueError):
-        raise _fail("SAMLResponse is not base64") from None
+        raise refused("SAMLResponse is not base64") from None
 
 
 def _parse(xml: bytes) -> etree._Element:
     """The received document as a tree, or a refusal; a DTD is refused before the parser sees it."""
     if b"<!DOCTYPE" in xml or b"<!ENTITY" in xml:
-        raise _fail("DTD in response")
+        raise refused("DTD in response")
     try:
         return parse_received(xml)
     except SignatureError:
-        raise _fail("response is not well-formed XML") from None
+        raise refused("response is not well-formed XML") from None
 
 
 def _check_envelope(root: etree._Element, expect: Expectation) -> None:
     """Shape checks on the received document, before any signature or decryption work."""
     if root.tag != f"{{{NS_SAMLP}}}Response":
-        raise _fail("not a samlp:Response")
+        raise refused("not a samlp:Response")
     if len(root.findall(f"{{{NS_DS}}}Signature")) != 1:
-        raise _fail("the Response must carry exactly one enveloped signature (DP 6.1)")
+        raise refused("the Response must carry exactly one enveloped signature (DP 6.1)")
     plain = root.findall(f"{{{NS_SAML}}}Assertion")
     encrypted = root.findall(f"{{{NS_SAML}}}EncryptedAssertion")
     # Assertions and encrypted data belong only where they are consumed: as the Response's own children.
@@ -124,16 +122,16 @@ def _check_envelope(root: etree._Element, expect: Expectation) -> None:
     # signature or decryption work.
     nested = root.iter(f"{{{NS_SAML}}}Assertion", f"{{{NS_SAML}}}EncryptedAssertion", f"{{{NS_XENC}}}EncryptedData")
     if sum(1 for _ in nested) != len(plain) + 2 * len(encrypted):
-        raise _fail("an assertion or encrypted data outside the Response's own children (signature wrapping)")
+        raise refused("an assertion or encrypted data outside the Response's own children (signature wrapping)")
     status, _ = status_of(root)
     if status != STATUS_SUCCESS:
         if plain or encrypted:
-            raise _fail("an error response must not carry assertions (DP 6.4)")
+            raise refused("an error response must not carry assertions (DP 6.4)")
         return
     if len(plain) + len(encrypted) != 1:
-        raise _fail("exactly one assertion is allowed")
+        raise refused("exactly one assertion is allowed")
     if expect.require_encryption and not encrypted:
-        raise _fail("the assertion must be encrypted (DP 6.1)")
+        raise refused("the assertion must be encrypted (DP 6.1)")
 
 
 def _status_error(response: ResponseRecord) -> UpstreamError:
@@ -152,12 +150,12 @@ def _epoch(value: str | None, what: str) -> int:
     """
     match = _SAML_TIME.fullmatch(value or "")
     if match is None:
-        raise _fail(f"{what} is missing or not a SAML UTC time")
+        raise refused(f"{what} is missing or not a SAML UTC time")
     year, month, day, hour, minute, second = (int(part) for part in match.groups())
     try:
         datetime.datetime(year, month, day, hour, minute, second)
     except ValueError:
-        raise _fail(f"{what} is not a valid time") from None
+        raise refused(f"{what} is not a valid time") from None
     return calendar.timegm((year, month, day, hour, minute, second))
 
 
@@ -173,30 +171,35 @@ def verify_response(
     root = _parse(decode_post(saml_response))
     _check_envelope(root, expect)
     trusted_keys = sp.provider_signing_keys(expect.provider_entity_id)
-    response = read_response(root, verify_and_decrypt(root, trusted_keys, sp.decryption_key_files))
+    try:
+        response = read_response(root, verify_and_decrypt(root, trusted_keys, sp.decryption_key_files))
+    except (etree.LxmlError, xmlsec.Error) as exc:
+        # libxml2 or libxmlsec1 refusing input that none of the checks foresaw: still a refusal, not a crash
+        # that would lose the login's transaction (the ACS has taken it out of the store).
+        raise refused(f"the XML libraries refused the response: {type(exc).__name__}") from None
     if response.status != STATUS_SUCCESS:
         raise _status_error(response)
     assertion = response.assertion
     if assertion is None:
-        raise _fail("no assertion in a successful response")
+        raise refused("no assertion in a successful response")
     skew = sp.clock_skew
     current = now()
 
     if response.version != SAML_VERSION or assertion.version != SAML_VERSION:
-        raise _fail("only SAML 2.0 is accepted")
+        raise refused("only SAML 2.0 is accepted")
     if response.issuer != expect.provider_entity_id:
-        raise _fail("Response Issuer is not the provider the request went to")
+        raise refused("Response Issuer is not the provider the request went to")
     if assertion.issuer != response.issuer:
-        raise _fail("Assertion Issuer differs from Response Issuer")
+        raise refused("Assertion Issuer differs from Response Issuer")
     if response.destination != sp.acs_url:
-        raise _fail("Response Destination is missing or not our ACS URL")
+        raise refused("Response Destination is missing or not our ACS URL")
     if response.in_response_to != expect.request_id:
-        raise _fail("Response InResponseTo does not match the outstanding request")
+        raise refused("Response InResponseTo does not match the outstanding request")
     issued = _epoch(response.issue_instant, "Response IssueInstant")
     if not (current - MAX_RESPONSE_AGE - skew <= issued <= current + skew):
-        raise _fail("Response IssueInstant is outside the accepted window")
+        raise refused("Response IssueInstant is outside the accepted window")
     if assertion.has_advice:
-        raise _fail("Advice is not accepted")
+        raise refused("Advice is not accepted")
 
     _check_conditions(assertion.conditions, sp.entity_id, current, skew)
     confirmation_until = _check_subject(assertion, sp.acs_url, expect.request_id, current, skew)
@@ -204,19 +207,19 @@ def verify_response(
     # AuthnInstant becomes the ID token's auth_time, which e-services compare with max_age: one from the
     # future would satisfy every max_age.
     if authn_instant > current + skew:
-        raise _fail("AuthnInstant is in the future")
+        raise refused("AuthnInstant is in the future")
     if expect.authn_not_before is not None and authn_instant < expect.authn_not_before - skew:
-        raise _fail("AuthnInstant predates a request with ForceAuthn (DP 6.3.5)")
+        raise refused("AuthnInstant predates a request with ForceAuthn (DP 6.3.5)")
 
     if not assertion.name_id:
-        raise _fail("no NameID in the assertion")
+        raise refused("no NameID in the assertion")
     if len(assertion.attribute_statements) > 1:
-        raise _fail("more than one AttributeStatement (DP 6.2)")
+        raise refused("more than one AttributeStatement (DP 6.2)")
     attributes: dict[str, tuple[str, ...]] = {}
     for statement in assertion.attribute_statements:
         for name, values in statement:
             if name in attributes:
-                raise _fail("an attribute appears twice (ATTR 2)")
+                raise refused("an attribute appears twice (ATTR 2)")
             attributes[name] = values
 
     replay.register(response.issuer, assertion.id, until=confirmation_until + skew)
@@ -234,45 +237,45 @@ def verify_response(
 
 def _check_conditions(conditions: ConditionsRecord | None, entity_id: str, current: float, skew: int) -> None:
     if conditions is None:
-        raise _fail("Conditions are missing (DP 6.2)")
+        raise refused("Conditions are missing (DP 6.2)")
     not_before = _epoch(conditions.not_before, "Conditions NotBefore")
     not_on_or_after = _epoch(conditions.not_on_or_after, "Conditions NotOnOrAfter")
     if not_on_or_after <= not_before:
-        raise _fail("Conditions NotOnOrAfter is not later than NotBefore (saml-core 2.5.1.2)")
+        raise refused("Conditions NotOnOrAfter is not later than NotBefore (saml-core 2.5.1.2)")
     if current + skew < not_before:
-        raise _fail("assertion is not yet valid")
+        raise refused("assertion is not yet valid")
     if current - skew >= not_on_or_after:
-        raise _fail("assertion has expired")
+        raise refused("assertion has expired")
     if conditions.other_conditions:
         # saml-core 2.5.1: a condition the relying party does not understand makes the assertion Indeterminate.
-        raise _fail("a Condition of an unknown type")
+        raise refused("a Condition of an unknown type")
     if not conditions.audience_restrictions:
-        raise _fail("AudienceRestriction is missing (DP 6.2)")
+        raise refused("AudienceRestriction is missing (DP 6.2)")
     # SAML core 2.5.1.4: several AudienceRestrictions must ALL be satisfied.
     for audiences in conditions.audience_restrictions:
         if entity_id not in audiences:
-            raise _fail("Audience is not this SP")
+            raise refused("Audience is not this SP")
 
 
 def _check_subject(assertion: AssertionRecord, acs_url: str, request_id: str, current: float, skew: int) -> int:
     if not assertion.has_subject:
-        raise _fail("Subject is missing")
+        raise refused("Subject is missing")
     bearer = [c for c in assertion.confirmations if c.method == SCM_BEARER]
     if not bearer or len(bearer) != len(assertion.confirmations):
-        raise _fail("only bearer SubjectConfirmation is accepted")
+        raise refused("only bearer SubjectConfirmation is accepted")
     latest = 0
     for data in bearer:
         if not data.has_data:
-            raise _fail("SubjectConfirmationData is missing (DP 6.2)")
+            raise refused("SubjectConfirmationData is missing (DP 6.2)")
         if data.in_response_to != request_id:
-            raise _fail("SubjectConfirmationData InResponseTo does not match the request")
+            raise refused("SubjectConfirmationData InResponseTo does not match the request")
         if data.recipient != acs_url:
-            raise _fail("SubjectConfirmationData Recipient is not our ACS URL")
+            raise refused("SubjectConfirmationData Recipient is not our ACS URL")
         until = _epoch(data.not_on_or_after, "SubjectConfirmationData NotOnOrAfter")
         if current - skew >= until:
-            raise _fail("subject confirmation has expired")
+            raise refused("subject confirmation has expired")
         if data.not_before is not None:
-            raise _fail("bearer SubjectConfirmationData must not have NotBefore (SAML profiles 4.1.4.2)")
+            raise refused("bearer SubjectConfirmationData must not have NotBefore (SAML profiles 4.1.4.2)")
         latest = max(latest, until)
     return latest
 
@@ -281,17 +284,17 @@ def _check_authn_statement(
     assertion: AssertionRecord, requested: Sequence[str], current: float, skew: int
 ) -> tuple[str, int, str | None]:
     if len(assertion.authn_statements) != 1:
-        raise _fail("exactly one AuthnStatement is required (DP 6.2)")
+        raise refused("exactly one AuthnStatement is required (DP 6.2)")
     statement = assertion.authn_statements[0]
     loa = statement.class_ref
     if not loa:
-        raise _fail("AuthnContextClassRef is missing")
+        raise refused("AuthnContextClassRef is missing")
     if requested and loa not in requested:
-        raise _fail("returned LoA was not requested (DP 6.3.4)", "loa_not_met", "unmet_authentication_requirements")
+        raise refused("returned LoA was not requested (DP 6.3.4)", "loa_not_met", "unmet_authentication_requirements")
     if statement.session_not_on_or_after is not None:
         session_until = _epoch(statement.session_not_on_or_after, "AuthnStatement SessionNotOnOrAfter")
         if current - skew >= session_until:
-            raise _fail("the provider's session ended (SessionNotOnOrAfter, saml-core 2.7.2)")
+            raise refused("the provider's session ended (SessionNotOnOrAfter, saml-core 2.7.2)")
     authorities = statement.authenticating_authorities
     authority = authorities[-1] if authorities else None
     return loa, _epoch(statement.authn_instant, "AuthnInstant"), authority or None

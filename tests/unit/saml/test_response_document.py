@@ -7,23 +7,29 @@ the record holds, which keys verify, and which decryption keys are tried.
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from urllib.parse import parse_qsl
 from urllib.parse import urlsplit
 
 import pytest
+import xmlsec
 from lxml import etree
 from saml2.sigver import DecryptError
 
 from gateway.errors import UpstreamError
 from gateway.mapping.loa import LOA3
+from gateway.saml import acs
+from gateway.saml.acs import Expectation
 from gateway.saml.acs import decode_post
+from gateway.saml.acs import verify_response
 from gateway.saml.authn_request import build_authn_request
 from gateway.saml.namespaces import NS_DS
 from gateway.saml.namespaces import NS_MD
 from gateway.saml.namespaces import NS_SAML
 from gateway.saml.namespaces import NS_SAMLP
 from gateway.saml.namespaces import NS_XENC
+from gateway.saml.replay import ReplayGuard
 from gateway.saml.response_document import read_response
 from gateway.saml.response_document import verify_and_decrypt
 from gateway.saml.sp import ServiceProvider
@@ -33,6 +39,7 @@ from gateway.saml.xmlsec_backend import decrypt_in_place
 from gateway.saml.xmlsec_backend import parse_received
 from gateway.sandbox.identities import IDENTITIES
 from gateway.sandbox.idp import SandboxIdP
+from gateway.store.memory_store import MemoryStore
 from gateway.trust.certs import generate_key_pair
 from gateway.trust.keystore import generate_keys
 from gateway.trust.keystore import load_keys
@@ -241,3 +248,23 @@ def test_an_encrypted_assertion_with_something_beside_it_is_refused(
     with pytest.raises(UpstreamError) as refusal:
         verify_and_decrypt(forged, sp.provider_signing_keys(idp.entity_id), sp.decryption_key_files)
     assert "did not hold exactly one Assertion" in refusal.value.detail, refusal.value.detail
+
+
+def test_an_error_from_the_xml_libraries_is_a_refusal(
+    parties: tuple[ServiceProvider, SandboxIdP], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """libxml2 or libxmlsec1 refusing input in a way no check foresaw ends the login with a refusal, which
+    the ACS records on the transaction, never with an exception that would lose it; the control logs in."""
+    sp, idp = parties
+    request_id, posted = _login(sp, idp)
+    expectation = Expectation(request_id=request_id, provider_entity_id=idp.entity_id, requested_loas=(LOA3,))
+    encoded = base64.b64encode(posted).decode("ascii")
+    assert verify_response(sp, encoded, expectation, ReplayGuard(MemoryStore())).issuer == idp.entity_id
+
+    def unforeseen(*_args: object) -> None:
+        raise xmlsec.Error("unforeseen")
+
+    monkeypatch.setattr(acs, "verify_and_decrypt", unforeseen)
+    with pytest.raises(UpstreamError) as refusal:
+        verify_response(sp, encoded, expectation, ReplayGuard(MemoryStore()))
+    assert "XML libraries refused the response: Error" in refusal.value.detail
