@@ -11,15 +11,16 @@ Profile 6.1-6.2:
    can make a signature and a reader disagree);
 2. its enveloped signature verifies with a key the provider's trusted metadata lists, never one from
    the message (saml-core 5.4, DP 6.1);
-3. the EncryptedAssertion is decrypted in place with the gateway's encryption keys (saml-core 6.1),
-   the plaintext assertion schema-checked, and its own signature, when it has one, verified like the
-   Response's;
+3. the EncryptedAssertion is decrypted in place with the gateway's encryption keys (saml-core 6.1)
+   into exactly one Assertion, whose comments are left out too and which may hold nothing encrypted;
+   it is schema-checked, and its own signature, when it has one, verified like the Response's;
 4. the values are copied into frozen records (`ResponseRecord`), which `gateway.saml.acs` judges by
    the framework's rules.
 
 This replaced pysaml2's Response processing, which cost about 40 % of a cold login's CPU besides the
 cryptography (bench/README.md); pysaml2's checks on the way are kept as named checks in
-`gateway.saml.acs` and here, each with a test in tests/security. Every refusal raises `UpstreamError`
+`gateway.saml.acs` and here, each with a test in tests/security or tests/unit/saml that fails
+without it. Every refusal raises `UpstreamError`
 with a reason for the log that never carries document content.
 """
 
