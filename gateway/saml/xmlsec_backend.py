@@ -33,9 +33,11 @@ import hashlib
 import importlib.metadata
 import secrets
 import threading
+from collections.abc import Callable
 from collections.abc import Sequence
 from typing import Any
 from typing import Final
+from typing import TypeVar
 
 import saml2.entity
 import saml2.sigver
@@ -145,6 +147,7 @@ _INDIRECTIONS: Final = frozenset(
 )
 
 _KEY_CACHE_SIZE: Final = 64
+_K = TypeVar("_K")
 
 
 class _NoExternalResources(etree.Resolver):  # type: ignore[misc]
@@ -341,17 +344,48 @@ def _public_key_pem(cert_pem: bytes) -> bytes:
     return public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-class _KeyCache:
-    """Loaded keys, by the sha256 of their file's bytes and the format they were read as.
+class _LoadedKeys:
+    """Keys loaded from files, by the sha256 of the file's bytes and what they were loaded as.
 
-    File names say nothing about the key (pysaml2 writes every metadata certificate to a fresh temp
-    file per verification), the content does. Entries are immutable once loaded (python-xmlsec copies a key into
-    each context), so concurrent readers are safe; the lock only guards insertion.
+    A file is read each time (a rollover may have moved a key between stage files, and pysaml2 writes
+    every metadata certificate to a fresh temp file per verification), but parsed once per content: the
+    name says nothing about the key, the content does. Keys are immutable once loaded, so concurrent
+    readers are safe; the lock only guards insertion.
     """
 
     def __init__(self, max_entries: int = _KEY_CACHE_SIZE) -> None:
-        self._keys: dict[tuple[str, int], xmlsec.Key] = {}
+        self._keys: dict[tuple[str, int], Any] = {}
         self._lock = threading.Lock()
+        self._max_entries = max_entries
+
+    def get(
+        self, path: str, kind: int, load: Callable[[bytes], _K], error: type[XmlsecError]
+    ) -> tuple[tuple[str, int], _K]:
+        """(cache key, ``load(the file's bytes)``) for the file at ``path``, loaded at most once per content."""
+        try:
+            with open(path, "rb") as file:
+                data = file.read()
+        except (OSError, TypeError) as exc:
+            raise error("key file cannot be read") from exc
+        cache_key = (hashlib.sha256(data).hexdigest(), kind)
+        key = self._keys.get(cache_key)
+        if key is None:
+            key = load(data)
+            with self._lock:
+                if len(self._keys) >= self._max_entries:
+                    self._keys.pop(next(iter(self._keys)))
+                self._keys[cache_key] = key
+        return cache_key, key
+
+
+class _KeyCache:
+    """python-xmlsec keys and keys managers for key files, loaded once per content (see `_LoadedKeys`).
+
+    python-xmlsec copies a key into each context, so one loaded key serves every operation.
+    """
+
+    def __init__(self, max_entries: int = _KEY_CACHE_SIZE) -> None:
+        self._files = _LoadedKeys(max_entries)
         self._max_entries = max_entries
         self._local = os_thread_local()
 
@@ -391,27 +425,15 @@ class _KeyCache:
         return manager
 
     def _entry(self, path: str, key_format: int, error: type[XmlsecError]) -> tuple[tuple[str, int], xmlsec.Key]:
-        try:
-            with open(path, "rb") as file:
-                data = file.read()
-        except (OSError, TypeError) as exc:
-            raise error("key file cannot be read") from exc
-        cache_key = (hashlib.sha256(data).hexdigest(), key_format)
-        key = self._keys.get(cache_key)
-        if key is not None:
-            return cache_key, key
-        try:
-            if key_format == _PUBLIC_KEY_OF_CERT_PEM:
-                key = xmlsec.Key.from_memory(_public_key_pem(data), xmlsec.constants.KeyDataFormatPem)
-            else:
-                key = xmlsec.Key.from_memory(data, key_format)
-        except (xmlsec.Error, ValueError) as exc:
-            raise error("key file does not hold a usable key") from exc
-        with self._lock:
-            if len(self._keys) >= self._max_entries:
-                self._keys.pop(next(iter(self._keys)))
-            self._keys[cache_key] = key
-        return cache_key, key
+        def load(data: bytes) -> xmlsec.Key:
+            try:
+                if key_format == _PUBLIC_KEY_OF_CERT_PEM:
+                    return xmlsec.Key.from_memory(_public_key_pem(data), xmlsec.constants.KeyDataFormatPem)
+                return xmlsec.Key.from_memory(data, key_format)
+            except (xmlsec.Error, ValueError) as exc:
+                raise error("key file does not hold a usable key") from exc
+
+        return self._files.get(path, key_format, load, error)
 
 
 class PythonXmlsecBackend(saml2.sigver.CryptoBackend):  # type: ignore[misc]
@@ -578,44 +600,27 @@ def use_python_xmlsec(entity: saml2.entity.Entity) -> None:
     security.sec_backend = RSACrypto(import_rsa_key_from_file(key_file))
 
 
-class _PrivateKeys:
-    """RSA private keys loaded with cryptography, by the sha256 of their file's bytes.
+_RSA_PRIVATE_KEY: Final = -2
+"""A `_LoadedKeys` kind of our own: a PEM RSA private key loaded with cryptography."""
 
-    A file is read each time (a rollover may have moved a key between stage files), but parsed once:
-    a loaded key keeps its precomputed Montgomery and blinding values, which is what makes the RSA-OAEP
-    unwrap cheaper here than in libxmlsec1, which copies its key out of a keys manager per decryption.
+
+def _rsa_private_key(data: bytes) -> rsa.RSAPrivateKey:
+    """The RSA private key in PEM ``data``, loaded with cryptography.
+
+    Loaded once per content (`_LoadedKeys`), it keeps its precomputed Montgomery and blinding values,
+    which is what makes the RSA-OAEP unwrap cheaper here than in libxmlsec1, which copies its key out
+    of a keys manager for every decryption.
     """
-
-    def __init__(self, max_entries: int = _KEY_CACHE_SIZE) -> None:
-        self._keys: dict[str, rsa.RSAPrivateKey] = {}
-        self._lock = threading.Lock()
-        self._max_entries = max_entries
-
-    def load(self, path: str) -> rsa.RSAPrivateKey:
-        """The RSA key in the PEM file at ``path``; DecryptError if it cannot be read or is not one."""
-        try:
-            with open(path, "rb") as file:
-                data = file.read()
-        except OSError as exc:
-            raise DecryptError("key file cannot be read") from exc
-        digest = hashlib.sha256(data).hexdigest()
-        key = self._keys.get(digest)
-        if key is None:
-            try:
-                loaded = serialization.load_pem_private_key(data, password=None)
-            except (ValueError, TypeError) as exc:
-                raise DecryptError("key file does not hold a usable key") from exc
-            if not isinstance(loaded, rsa.RSAPrivateKey):
-                raise DecryptError("key transport needs an RSA key")
-            key = loaded
-            with self._lock:
-                if len(self._keys) >= self._max_entries:
-                    self._keys.pop(next(iter(self._keys)))
-                self._keys[digest] = key
-        return key
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError) as exc:
+        raise DecryptError("key file does not hold a usable key") from exc
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise DecryptError("key transport needs an RSA key")
+    return key
 
 
-_DECRYPTION_KEYS: Final = _PrivateKeys()
+_DECRYPTION_KEYS: Final = _LoadedKeys()
 
 
 def parse_received(data: bytes) -> etree._Element:
@@ -716,7 +721,8 @@ def decrypt_in_place(encrypted_data: etree._Element, key_files: Sequence[str]) -
     wrapped = _cipher_value(encrypted_key)
     for key_file in key_files:
         try:
-            session_key = _DECRYPTION_KEYS.load(key_file).decrypt(wrapped, oaep)
+            _, private_key = _DECRYPTION_KEYS.get(key_file, _RSA_PRIVATE_KEY, _rsa_private_key, DecryptError)
+            session_key = private_key.decrypt(wrapped, oaep)
         except (DecryptError, ValueError):
             continue
         if len(session_key) != BLOCK_ENCRYPTION_ALGORITHMS[data_method.get("Algorithm", "")]:
