@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
-from urllib.parse import urlencode
 
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
 from authlib.oauth2.rfc6749 import AuthorizationServer
@@ -233,7 +232,12 @@ class GatewayAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         """authlib's signals are not used."""
 
     def rebuild_request(self, params: dict[str, str]) -> OAuth2Request:
-        """An authorization request from the parameters validated and stored at `/authorize`."""
-        request = OAuth2Request("GET", f"{self.context.issuer}/authorize?{urlencode(params)}")
+        """An authorization request from the parameters validated and stored at `/authorize`.
+
+        authlib reads the parameters from the payload alone and the URI only for its https check, so
+        the URI is the endpoint's without a query: encoding the parameters into it cost as much as
+        the rest of the rebuild.
+        """
+        request = OAuth2Request("GET", f"{self.context.issuer}/authorize")
         request.payload = BasicOAuth2Payload(dict(params))
         return request

@@ -8,9 +8,11 @@ published certificate, independently of the code that made them.
 from __future__ import annotations
 
 import base64
+import os
 import zlib
 from pathlib import Path
 from urllib.parse import parse_qs
+from urllib.parse import quote_plus
 from urllib.parse import urlsplit
 
 import pytest
@@ -24,6 +26,7 @@ from lxml import etree
 from gateway.mapping.loa import LOA3
 from gateway.model import UserMessage
 from gateway.saml.authn_request import build_authn_request
+from gateway.saml.authn_request import url_encoded_base64
 from gateway.saml.schema import validate
 from gateway.saml.sp import ServiceProvider
 from gateway.sandbox.idp import SandboxIdP
@@ -138,6 +141,12 @@ def test_query_signature_verifies_with_the_published_certificate_and_covers_rela
     key.verify(signature, signed, padding.PKCS1v15(), hashes.SHA256())
     with pytest.raises(InvalidSignature):
         key.verify(signature, signed.replace(b"tx-1", b"tx-2"), padding.PKCS1v15(), hashes.SHA256())
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 61, 62, 63, 384, 1500])
+def test_base64_is_url_encoded_exactly_as_quote_plus_does(size: int) -> None:
+    for data in (os.urandom(size), b"\xfb\xff" * size, b"\x3e\x3f" * size):
+        assert url_encoded_base64(data) == quote_plus(base64.b64encode(data).decode("ascii"))
 
 
 def test_each_request_has_a_fresh_id_that_is_an_ncname(sp: ServiceProvider) -> None:
