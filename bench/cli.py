@@ -258,7 +258,8 @@ def targets(rows: list[Row], floor: Floor) -> list[str]:
     if paced:
         worst = [max((r.latency_ms[leg]["p99"], leg) for leg in r.latency_ms if leg != "idp") for r in paced]
         each = ", ".join(
-            f"{p99:.1f} ms ({leg}, steal {r.steal_percent:.1f} %)" for (p99, leg), r in zip(worst, paced, strict=True)
+            f"{p99:.1f} ms ({leg}, machine {r.busy_percent:.0f} % busy, steal {r.steal_percent:.1f} %)"
+            for (p99, leg), r in zip(worst, paced, strict=True)
         )
         median = statistics.median(p99 for p99, _ in worst)
         lines.append(

@@ -47,6 +47,8 @@ class Row:
     """CPU cores used meanwhile by processes that are neither the gateway, the harness nor Redis."""
     steal_percent: float
     """Share of the machine's CPU time the hypervisor gave to other guests meanwhile: stalls no code can avoid."""
+    busy_percent: float
+    """Share of the machine's CPU time in use meanwhile, by anyone: how near saturation a tail was measured."""
     latency_ms: dict[str, dict[str, float]]
     errors: dict[str, int]
     error_examples: dict[str, str]
@@ -98,6 +100,7 @@ def row(
         redis_cpu_ms_per_op=None if measured.redis_cpu is None else round(measured.redis_cpu * 1000 / ops, 2),
         other_load_cores=round(max(0.0, other) / measured.elapsed, 2) if measured.elapsed > 0 else 0.0,
         steal_percent=round(100 * measured.steal / (measured.elapsed * cores), 1) if measured.elapsed > 0 else 0.0,
+        busy_percent=round(100 * measured.machine_busy / (measured.elapsed * cores)) if measured.elapsed > 0 else 0,
         latency_ms=latency,
         errors=dict(result.errors),
         error_examples=dict(result.examples),
@@ -119,8 +122,8 @@ def table(rows: list[Row], floor: Floor) -> str:
     """A Markdown table of every run, then the floor."""
     lines = [
         "| scenario | workers | entities | users | rate | ops/s | gateway CPU ms/op | x floor | harness ms/op "
-        "| redis ms/op | other load | steal | latency p50/p90/p99 ms per leg | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+        "| redis ms/op | other load | steal | busy | latency p50/p90/p99 ms per leg | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for r in rows:
         redis = "-" if r.redis_cpu_ms_per_op is None else f"{r.redis_cpu_ms_per_op:.2f}"
@@ -132,7 +135,7 @@ def table(rows: list[Row], floor: Floor) -> str:
             f"| {r.scenario} | {r.workers} | {r.entities} | {r.users} | {rate} | {r.ops_per_s:.1f} "
             f"| {r.gateway_cpu_ms_per_op:.2f} | {r.floor_ratio:.1f} | {r.harness_cpu_ms_per_op:.2f} | {redis} "
             f"| {r.other_load_cores:.2f}{f' ({r.attempts} runs)' if r.attempts > 1 else ''} | {r.steal_percent:.1f} % "
-            f"| {_legs(r.latency_ms)} | {errors} |"
+            f"| {r.busy_percent:.0f} % | {_legs(r.latency_ms)} | {errors} |"
         )
     lines.append("")
     lines.append(
@@ -140,7 +143,8 @@ def table(rows: list[Row], floor: Floor) -> str:
         "gateway's (gunicorn master + workers), the harness's (RP + IdP processes) and Redis's own. Other load: "
         "cores used meanwhile by everything else on the machine (a busy run is made again, the quietest kept). "
         "Steal: share of the machine's CPU time the hypervisor gave to other guests during the run; a vCPU "
-        "taken away stalls whatever ran on it, which shows in the latency tail. "
+        "taken away stalls whatever ran on it, which shows in the latency tail. Busy: share of the machine's CPU "
+        "time in use during the run, by anyone; the nearer 100 %, the longer the queues behind the latency tail. "
         "x floor: gateway CPU per op / crypto floor (of a cold login; of the ID token for SSO and token)."
     )
     lines.append("")
