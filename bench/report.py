@@ -123,7 +123,7 @@ def table(rows: list[Row], floor: Floor) -> str:
     """A Markdown table of every run, then the floor."""
     lines = [
         "| scenario | workers | entities | users | rate | ops/s | gateway CPU ms/op | x floor | harness ms/op "
-        "| redis ms/op | other load | steal | busy | latency p50/p90/p99 ms per leg | errors |",
+        "| redis ms/op | other load | steal | machine busy | latency p50/p90/p99 ms per leg | errors |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for r in rows:
@@ -144,8 +144,9 @@ def table(rows: list[Row], floor: Floor) -> str:
         "gateway's (gunicorn master + workers), the harness's (RP + IdP processes) and Redis's own. Other load: "
         "cores used meanwhile by everything else on the machine (a busy run is made again, the quietest kept). "
         "Steal: share of the machine's CPU time the hypervisor gave to other guests during the run; a vCPU "
-        "taken away stalls whatever ran on it, which shows in the latency tail. Busy: share of the machine's CPU "
-        "time in use during the run, by anyone; the nearer 100 %, the longer the queues behind the latency tail. "
+        "taken away stalls whatever ran on it, which shows in the latency tail. Machine busy: share of the "
+        "machine's CPU time in use during the run, by anyone; the nearer 100 %, the longer the queues behind the "
+        "latency tail. "
         "x floor: gateway CPU per op / crypto floor (of a cold login; of the ID token for SSO and token)."
     )
     lines.append("")
