@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import xmlsec
 from lxml import etree
 from saml2.saml import SCM_BEARER
+from saml2.samlp import STATUS_SUCCESS
 from saml2.sigver import SignatureError
 
 from gateway.errors import UpstreamError
@@ -36,7 +37,6 @@ from gateway.saml.namespaces import NS_SAMLP
 from gateway.saml.namespaces import NS_XENC
 from gateway.saml.replay import ReplayGuard
 from gateway.saml.response_document import SAML_VERSION
-from gateway.saml.response_document import STATUS_SUCCESS
 from gateway.saml.response_document import AssertionRecord
 from gateway.saml.response_document import ConditionsRecord
 from gateway.saml.response_document import ResponseRecord

@@ -35,6 +35,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
+from saml2 import BINDING_HTTP_POST
+from saml2.saml import NAMEID_FORMAT_ENTITY
+from saml2.xmldsig import SIG_RSA_SHA256
 
 from gateway.model import UserMessage
 from gateway.saml import extensions as ext
@@ -42,10 +45,7 @@ from gateway.saml.namespaces import NS_SAML
 from gateway.saml.namespaces import NS_SAMLP
 from gateway.saml.sp import ServiceProvider
 
-SIG_RSA_SHA256: Final = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 _SIG_ALG_PARAMETER: Final = f"&SigAlg={quote_plus(SIG_RSA_SHA256)}"
-BINDING_HTTP_POST: Final = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
-NAMEID_FORMAT_ENTITY: Final = "urn:oasis:names:tc:SAML:2.0:nameid-format:entity"
 _NSMAP: Final = {"samlp": NS_SAMLP, "saml": NS_SAML}
 
 

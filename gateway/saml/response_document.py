@@ -44,7 +44,6 @@ from gateway.saml.schema import conformance_error
 from gateway.saml.xmlsec_backend import decrypt_in_place
 from gateway.saml.xmlsec_backend import verify_enveloped
 
-STATUS_SUCCESS: Final = "urn:oasis:names:tc:SAML:2.0:status:Success"
 SAML_VERSION: Final = "2.0"
 
 _SAML: Final = f"{{{NS_SAML}}}"

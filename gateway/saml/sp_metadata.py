@@ -26,6 +26,7 @@ from typing import Final
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from lxml import etree
+from saml2 import BINDING_HTTP_POST
 from saml2 import md as saml2_md
 from saml2.sigver import pre_signature_part
 from saml2.validate import valid_instance
@@ -55,7 +56,6 @@ _NSMAP: Final = {"md": NS_MD, "ds": NS_DS, "saml": NS_SAML, "mdattr": NS_MDATTR,
 
 ENTITY_CATEGORY: Final = "http://macedir.org/entity-category"
 ATTRNAME_FORMAT_URI: Final = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"
-BINDING_HTTP_POST: Final = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
 SERVICE_TYPES: Final = {
     "public-sector-sp": "http://id.elegnamnden.se/st/1.0/public-sector-sp",
     "private-sector-sp": "http://id.elegnamnden.se/st/1.0/private-sector-sp",

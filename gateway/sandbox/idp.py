@@ -60,6 +60,7 @@ from saml2.saml import NAME_FORMAT_URI
 from saml2.saml import NAMEID_FORMAT_ENTITY
 from saml2.saml import NAMEID_FORMAT_PERSISTENT
 from saml2.saml import SCM_BEARER
+from saml2.samlp import STATUS_SUCCESS
 from saml2.sigver import ASSERT_XPATH
 from saml2.sigver import get_pem_wrapped_unwrapped
 from saml2.sigver import make_temp
@@ -87,7 +88,6 @@ SSO_PATH: Final = IDP_PATH + "/sso"
 
 ASSURANCE_CERTIFICATION: Final = "urn:oasis:names:tc:SAML:attribute:assurance-certification"
 
-STATUS_SUCCESS: Final = "urn:oasis:names:tc:SAML:2.0:status:Success"
 STATUS_REQUESTER: Final = "urn:oasis:names:tc:SAML:2.0:status:Requester"
 STATUS_NO_AUTHN_CONTEXT: Final = "urn:oasis:names:tc:SAML:2.0:status:NoAuthnContext"
 STATUS_CANCEL: Final = "http://id.elegnamnden.se/status/1.0/cancel"
