@@ -56,7 +56,19 @@ class Row:
     group: str = ""
     """Runs made to be compared with each other (``entities``: 1 vs N metadata entities, alternating)."""
     attempts: int = 1
-    """How many times the run was made: again while other processes loaded the machine (`--busy`)."""
+    """How many times the run was made: again while other processes loaded the machine (`--busy`), or,
+    for a paced run, while the peak moved across it (`--drift`)."""
+    peak_before: float | None = None
+    """Paced runs: logins/s of the short peak run just before, of which the rate is 70 %."""
+    peak_after: float | None = None
+    """Paced runs: logins/s of the short peak run just after."""
+
+    @property
+    def peak_drift(self) -> float:
+        """How much the peak moved across a paced run, as a share of the peak before it (0 for other runs)."""
+        if not self.peak_before or self.peak_after is None:
+            return 0.0
+        return abs(self.peak_after - self.peak_before) / self.peak_before
 
 
 def row(
@@ -129,6 +141,8 @@ def table(rows: list[Row], floor: Floor) -> str:
     for r in rows:
         redis = "-" if r.redis_cpu_ms_per_op is None else f"{r.redis_cpu_ms_per_op:.2f}"
         rate = "max" if r.target_rate is None else f"{r.target_rate:.0f}/s"
+        if r.peak_before is not None and r.peak_after is not None:
+            rate += f" (peak {r.peak_before:.0f} → {r.peak_after:.0f})"
         errors = ", ".join(f"{stage}: {count}" for stage, count in r.errors.items()) or "0"
         if r.setup_errors:
             errors += f" (setup: {r.setup_errors})"
@@ -147,7 +161,8 @@ def table(rows: list[Row], floor: Floor) -> str:
         "taken away stalls whatever ran on it, which shows in the latency tail. Machine busy: share of the "
         "machine's CPU time in use during the run, by anyone; the nearer 100 %, the longer the queues behind the "
         "latency tail. "
-        "x floor: gateway CPU per op / crypto floor (of a cold login; of the ID token for SSO and token)."
+        "x floor: gateway CPU per op / crypto floor (of a cold login; of the ID token for SSO and token). "
+        "Paced runs: 70 % of the peak (logins/s) of a short back-to-back run just before, and that peak just after."
     )
     lines.append("")
     lines.append("Crypto floor on this machine (median ms per operation):")
