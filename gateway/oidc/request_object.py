@@ -141,6 +141,8 @@ def _parameters(claims: Mapping[str, Any]) -> dict[str, str]:
         if name in _JWT_CLAIMS:
             continue
         if isinstance(value, str):
+            if not _is_unicode_text(value):
+                raise InvalidRequestObject(f"request object parameter {name} is not Unicode text")
             params[name] = value
         elif isinstance(value, bool):
             raise InvalidRequestObject(f"request object parameter {name} has the wrong type")
@@ -151,6 +153,16 @@ def _parameters(claims: Mapping[str, Any]) -> dict[str, str]:
         else:
             raise InvalidRequestObject(f"request object parameter {name} has the wrong type")
     return params
+
+
+def _is_unicode_text(value: str) -> bool:
+    """False for a string with a lone surrogate, which JSON's \\u escapes can spell but UTF-8 cannot carry:
+    such a parameter could be neither stored, nor logged, nor sent back in a redirect."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _b64decode(segment: str) -> bytes:

@@ -114,19 +114,27 @@ def test_enum_is_stored_by_value() -> None:
     assert json.loads(encode(OUTER))["d"]["status"] == "authenticated"
 
 
-def test_lone_surrogate_round_trips() -> None:
-    odd = Inner("\ud800", 0.0)
-    assert decode(Inner, encode(odd)) == odd
+def test_lone_surrogate_is_refused() -> None:
+    """UTF-8 cannot carry it; the request object check keeps any from reaching a record."""
+    with pytest.raises(CodecError, match="surrogates"):
+        encode(Inner("\ud800", 0.0))
+
+
+def test_unknown_field_is_ignored() -> None:
+    """A field added with a default by a newer gateway: one not yet upgraded reads the value without it."""
+    assert decode(Identity, _with_data(IDENTITY, added_later="x")) == IDENTITY
+
+
+def test_non_finite_float_is_refused_when_read_back() -> None:
+    """JSON has no NaN: it is written as null, which a float field refuses."""
+    with pytest.raises(CodecError, match="weight"):
+        decode(Inner, encode(Inner("a", float("nan"))))
 
 
 def test_missing_field_with_default_takes_the_default() -> None:
     envelope = json.loads(encode(OUTER))
     del envelope["d"]["extra"]
     assert decode(Outer, json.dumps(envelope).encode()) == OUTER
-
-
-def _fields(value: object) -> dict[str, object]:
-    return {name: getattr(value, name) for name in value.__dataclass_fields__}  # type: ignore[attr-defined]
 
 
 def _tampered(value: object, change: dict[str, object]) -> bytes:
@@ -152,7 +160,6 @@ def _with_data(value: object, **fields: object) -> bytes:
         pytest.param(_tampered(IDENTITY, {"v": True}), id="version-true"),
         pytest.param(_tampered(IDENTITY, {"t": "AuthnResult"}), id="other-class"),
         pytest.param(_tampered(IDENTITY, {"x": 1}), id="extra-envelope-key"),
-        pytest.param(_with_data(IDENTITY, unknown="x"), id="unknown-field"),
         pytest.param(_with_data(IDENTITY, authn_instant="1700000000"), id="str-for-int"),
         pytest.param(_with_data(IDENTITY, authn_instant=True), id="bool-for-int"),
         pytest.param(_with_data(IDENTITY, attributes={"sn": "Svensson"}), id="str-for-tuple"),
@@ -179,7 +186,6 @@ def test_missing_required_field_is_refused() -> None:
         pytest.param({"level": 2}, id="unknown-int-enum-member"),
         pytest.param({"pair": ["x"]}, id="short-fixed-tuple"),
         pytest.param({"inner": {"name": "a"}}, id="nested-missing-field"),
-        pytest.param({"weight": 1.0}, id="unknown-top-field"),
         pytest.param({"counts": {"n": "3"}}, id="wrong-mapping-value"),
         pytest.param({"flag": 1}, id="int-for-bool"),
     ],
@@ -192,11 +198,9 @@ def test_malformed_nested_value_is_refused(fields: dict[str, object]) -> None:
 @pytest.mark.parametrize(
     "value",
     [
-        pytest.param(Inner("a", float("nan")), id="nan"),
         pytest.param("not a dataclass", id="str"),
         pytest.param(Inner, id="a-class"),
         pytest.param(Inner("a", object()), id="object-field"),
-        pytest.param(Outer(**{**_fields(OUTER), "counts": {1: 2}}), id="non-str-key"),
     ],
 )
 def test_unencodable_value_is_refused(value: object) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
 import pytest
+from joserfc import jws
 from joserfc import jwt
 from joserfc.jwk import ECKey
 from joserfc.jwk import OctKey
@@ -29,6 +31,12 @@ def _token(key: Any = RSA, alg: str = "RS256", **claims: Any) -> str:
     body = {"iss": "c", "aud": ISSUER, "response_type": "code", "redirect_uri": "https://c.example/cb", **claims}
     body = {k: v for k, v in body.items() if v is not None}
     return jwt.encode({"alg": alg, "kid": key.kid}, body, key, algorithms=[alg])
+
+
+def _escaped_token(**claims: Any) -> str:
+    """Signed over JSON with ASCII escapes, which can spell what UTF-8 cannot (a lone surrogate)."""
+    body = {"iss": "c", "aud": ISSUER, "response_type": "code", "redirect_uri": "https://c.example/cb", **claims}
+    return jws.serialize_compact({"alg": "RS256", "kid": RSA.kid}, json.dumps(body).encode("ascii"), RSA)
 
 
 def _verify(token: str) -> dict[str, str]:
@@ -68,6 +76,7 @@ def test_es256_is_accepted() -> None:
         (lambda: _token(request_uri="urn:x"), "request"),
         (lambda: _token(prompt=["login"]), "type"),
         (lambda: _token(max_age=True), "type"),
+        (lambda: _escaped_token(state="ok\ud800"), "Unicode text"),
         (lambda: _token(RSAKey.generate_key(2048, parameters={"kid": "r"})), "signature"),
         (lambda: _token(OctKey.generate_key(256, parameters={"kid": "r"}), "HS256"), "signed with one of"),
         (lambda: "x.y.z.w.v", "encrypted"),
@@ -75,7 +84,7 @@ def test_es256_is_accepted() -> None:
         (lambda: "e30.e30.", "signed with one of"),
     ],
     ids=["wrong-aud", "token-endpoint-aud", "wrong-iss", "client-id", "expired", "nbf", "iat", "exp-type", "nested",
-         "nested-uri", "list", "bool", "other-key", "hmac", "jwe", "garbage", "no-alg"],
+         "nested-uri", "list", "bool", "lone-surrogate", "other-key", "hmac", "jwe", "garbage", "no-alg"],
 )  # fmt: skip
 def test_refused(token_factory: Any, message: str) -> None:
     with pytest.raises(InvalidRequestObject, match=message):
