@@ -10,7 +10,9 @@ Commands go straight to a redis-py connection (so TLS, AUTH, database and
 protocol are redis-py's), not through ``redis.Redis`` and its pool: on a cold
 login's dozen round trips, that pool's check-out (a ``poll`` of the socket every
 time) and the client's command layers cost about as much CPU as talking to
-Redis itself (bench/README.md). The store keeps its own idle connections
+Redis itself (bench/README.md). For the same reason commands are packed by
+hiredis's C packer directly, not by redis-py's generic per-argument encoding
+around it. The store keeps its own idle connections
 instead: each is used by one caller at a time, every reply is read before it
 goes back, and any failure drops it, so no reply can be left behind for a
 later command to read as its own, and it needs no check on the way out.
@@ -42,6 +44,7 @@ from typing import Any
 from typing import Protocol
 from typing import cast
 
+import hiredis
 from gevent import monkey
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
@@ -51,12 +54,11 @@ from gateway.errors import StoreUnavailable
 from gateway.store.redis_servers import connection_factory
 
 _Command = tuple[str | bytes | int, ...]
+_pack: Callable[[_Command], bytes] = hiredis.pack_command  # type: ignore[assignment]  # its stub says a 1-tuple
 
 
 class _Connection(Protocol):
     """The part of a redis-py connection the store uses (redis-py leaves these methods unannotated)."""
-
-    def pack_commands(self, commands: Sequence[_Command]) -> list[bytes]: ...
 
     def send_packed_command(self, command: list[bytes]) -> None: ...
 
@@ -290,7 +292,7 @@ def _exchange(connection: _Connection, commands: Sequence[_Command]) -> list[Any
 
     An error inside EXEC's reply comes back as an element, not raised; it fails the exchange too.
     """
-    connection.send_packed_command(connection.pack_commands(commands))
+    connection.send_packed_command([b"".join(map(_pack, commands))])
     replies: list[Any] = []
     first_error: ResponseError | None = None
     for _ in commands:
