@@ -19,11 +19,11 @@ nested dataclasses, tuples, lists, ``dict[str, X]`` / ``Mapping[str, X]`` and
 unions msgspec can tell apart (``X | None``). Annotations must resolve at
 module level (no classes local to a function). Encoding goes by the values'
 runtime types, not the annotations, which mypy holds the values to (an int
-key of a ``dict[str, X]`` would be written as its digits). Strings must be Unicode text
-that UTF-8 can carry: a lone surrogate is refused when encoding. Numbers must be
-finite: msgspec writes NaN and infinity as null, which a ``float`` field refuses
-when it is read back (and a ``float | None`` field would read as None), so no
-record stores a computed float.
+key of a ``dict[str, X]`` would be written as its digits). Strings must be
+Unicode text that UTF-8 can carry: a lone surrogate is refused when encoding.
+Numbers must be finite: msgspec writes NaN and infinity as null, which a
+``float`` field refuses when it is read back (and a ``float | None`` field
+would read as None), so no record stores a computed float.
 """
 
 from __future__ import annotations
