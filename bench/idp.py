@@ -294,7 +294,8 @@ def federation_metadata(entity_id: str, sso_url: str, key_pair: KeyPair, entitie
     context = xmlsec.SignatureContext()
     context.key = xmlsec.Key.from_memory(signer.key_pem, xmlsec.constants.KeyDataFormatPem)
     context.sign(root.find(f"{{{NS_DS}}}Signature"))
-    return etree.tostring(root, encoding="unicode")
+    signed: str = etree.tostring(root, encoding="unicode")
+    return signed
 
 
 def new_key_pair(name: str) -> KeyPair:
