@@ -149,6 +149,7 @@ def _one_run(
         "idp_entity_id": IDP_ENTITY_ID,
         "idp_sso_url": IDP_SSO_URL,
         "sp_metadata": gateway.sp_metadata,
+        "nice": args.nice,
     }
     specs = make_specs(
         run.scenario, concurrency=run.users, processes=args.processes, duration=args.duration,
@@ -162,7 +163,7 @@ def _one_run(
         attempts += 1
         _wait_for_quiet(args.busy, args.wait)
         spy = PySpy(args.py_spy, gateway.worker_pids(), gateway.workdir / "py-spy", tag) if args.py_spy else None
-        measured = drive(specs, gateway.cpu_seconds, redis_cpu, timeout=args.duration + 300)
+        measured = drive(specs, gateway.cpu_seconds, gateway.wait_seconds, redis_cpu, timeout=args.duration + 300)
         if spy is not None:
             summary = summarize_samples(spy.stop(), gateway.workdir / f"py-spy-{tag}.txt")
             print(f"   py-spy: {summary}", file=sys.stderr)
@@ -288,7 +289,8 @@ def targets(rows: list[Row], floor: Floor) -> list[str]:
         worst = [max((r.latency_ms[leg]["p99"], leg) for leg in r.latency_ms if leg != "idp") for r in paced]
         each = ", ".join(
             f"{p99:.1f} ms ({leg}, at {r.target_rate:.0f}/s of a peak of {r.peak_before:.0f} before and "
-            f"{r.peak_after:.0f} after, machine {r.busy_percent:.0f} % busy, steal {r.steal_percent:.1f} %)"
+            f"{r.peak_after:.0f} after, machine {r.busy_percent:.0f} % busy, "
+            f"worker wait {r.worker_wait_percent:.1f} %, steal {r.steal_percent:.1f} %)"
             for (p99, leg), r in zip(worst, paced, strict=True)
         )
         median = statistics.median(p99 for p99, _ in worst)
@@ -333,6 +335,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=0.1,
         help="how much the peak may move across a paced run before the run is made again (default 0.1)",
+    )
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=19,
+        help="niceness of the load processes (default 19: the gateway and Redis get a CPU first; 0: as equals)",
     )
     parser.add_argument(
         "--wait", type=float, default=30.0, help="seconds to wait for a quiet machine before each run (default 30)"

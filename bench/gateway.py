@@ -67,6 +67,26 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _CLK_TCK
 
 
+def run_queue_seconds(pid: int) -> float:
+    """Time every thread of one process has spent on a run queue, ready but not running, in seconds.
+
+    The second field of each thread's ``schedstat`` (the kernel's sched-stats.rst). CPU time says how
+    much work the gateway did; this says how long it waited for a CPU to do it, which is latency no
+    code of the gateway can remove.
+    """
+    total = 0
+    try:
+        threads = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0.0
+    for thread in threads:
+        try:
+            total += int(Path(f"/proc/{pid}/task/{thread}/schedstat").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / 1e9
+
+
 def redis_cpu_seconds(redis_url: str) -> float | None:
     """CPU seconds the Redis server has used (``INFO cpu``, user + system), or None if it will not say.
 
@@ -238,6 +258,12 @@ class BenchGateway:
         if self.process is None:
             return 0.0
         return sum(cpu_seconds(pid) for pid in [self.process.pid, *self.worker_pids()])
+
+    def wait_seconds(self) -> float:
+        """Seconds the master and every worker have spent ready to run but waiting for a CPU, so far."""
+        if self.process is None:
+            return 0.0
+        return sum(run_queue_seconds(pid) for pid in [self.process.pid, *self.worker_pids()])
 
     def stop(self) -> None:
         """Stop gunicorn gracefully (workers write their profiles on exit), then drop our Redis keys."""

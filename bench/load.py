@@ -16,6 +16,7 @@ logins on a fixed schedule (open loop, for latency at a given throughput) instea
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -56,6 +57,8 @@ class LoadSpec:
     """Logins per second over all processes, or None for back to back."""
     codes: int = 0
     """Codes each user mints before the clock starts (token scenario)."""
+    nice: int = 0
+    """Niceness the process adds to its own before starting its users (`--nice`)."""
 
 
 @dataclass
@@ -130,6 +133,8 @@ def _user_loop(
 
 def run_process(spec: LoadSpec, barrier: Any, go_time: Any, queue: Any) -> None:
     """Entry point of one load process (spawned)."""
+    if spec.nice:
+        os.nice(spec.nice)
     idp = BenchIdP(spec.idp_key, entity_id=spec.idp_entity_id, sso_url=spec.idp_sso_url, sp_metadata=spec.sp_metadata)
     ready = threading.Barrier(spec.users + 1)
     go = threading.Event()
@@ -177,6 +182,8 @@ class Measured:
     """CPU seconds every process on the machine used meanwhile (/proc/stat), to see others' load."""
     steal: float = 0.0
     """CPU seconds the hypervisor gave to other guests meanwhile, summed over CPUs (/proc/stat)."""
+    gateway_wait: float = 0.0
+    """Seconds the gateway's processes spent ready to run but waiting for a CPU, summed over them."""
 
 
 def _cpu_times() -> list[int]:
@@ -188,22 +195,19 @@ def _cpu_times() -> list[int]:
 
 def machine_busy_seconds() -> float:
     """Busy CPU seconds of the whole machine since boot: user, nice, system, irq and softirq time."""
-    import os
-
     user, nice, system, _idle, _iowait, irq, softirq, _steal = _cpu_times()
     return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
 def machine_steal_seconds() -> float:
     """CPU seconds since boot during which a virtual CPU was ready but the hypervisor ran another guest."""
-    import os
-
     return _cpu_times()[7] / os.sysconf("SC_CLK_TCK")
 
 
 def drive(
     specs: list[LoadSpec],
     read_gateway_cpu: Any,
+    read_gateway_wait: Any,
     read_redis_cpu: Any,
     timeout: float,
 ) -> Measured:
@@ -219,6 +223,7 @@ def drive(
         barrier.wait(timeout=timeout)
         time.sleep(0.3)  # let the last warm-up requests' tails finish in the gateway
         cpu_before = read_gateway_cpu()
+        wait_before = read_gateway_wait()
         redis_before = read_redis_cpu()
         busy_before = machine_busy_seconds()
         steal_before = machine_steal_seconds()
@@ -226,6 +231,7 @@ def drive(
         barrier.wait(timeout=30)
         results = [queue.get(timeout=timeout) for _ in processes]
         cpu_after = read_gateway_cpu()
+        wait_after = read_gateway_wait()
         redis_after = read_redis_cpu()
         busy_after = machine_busy_seconds()
         steal_after = machine_steal_seconds()
@@ -254,6 +260,7 @@ def drive(
         merged.finished - merged.started,
         busy_after - busy_before,
         steal_after - steal_before,
+        wait_after - wait_before,
     )
 
 

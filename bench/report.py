@@ -49,6 +49,10 @@ class Row:
     """Share of the machine's CPU time the hypervisor gave to other guests meanwhile: stalls no code can avoid."""
     busy_percent: float
     """Share of the machine's CPU time in use meanwhile, by anyone: how near saturation a tail was measured."""
+    worker_wait_percent: float
+    """Share of the run a gateway worker spent ready to run but waiting for a CPU (the master's and the
+    workers' waits over the number of workers): the part of the latency tail that is the machine's, not
+    the gateway's code."""
     latency_ms: dict[str, dict[str, float]]
     errors: dict[str, int]
     error_examples: dict[str, str]
@@ -114,6 +118,7 @@ def row(
         steal_percent=round(100 * measured.steal / (measured.elapsed * cores), 1) if measured.elapsed > 0 else 0.0,
         # The counters are read a moment after the last login ends, so a saturated run can show just over 100.
         busy_percent=min(100, round(100 * measured.machine_busy / (measured.elapsed * cores or 1))),
+        worker_wait_percent=round(100 * measured.gateway_wait / (measured.elapsed * workers or 1), 1),
         latency_ms=latency,
         errors=dict(result.errors),
         error_examples=dict(result.examples),
@@ -135,8 +140,8 @@ def table(rows: list[Row], floor: Floor) -> str:
     """A Markdown table of every run, then the floor."""
     lines = [
         "| scenario | workers | entities | users | rate | ops/s | gateway CPU ms/op | x floor | harness ms/op "
-        "| redis ms/op | other load | steal | machine busy | latency p50/p90/p99 ms per leg | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+        "| redis ms/op | other load | steal | machine busy | worker wait | latency p50/p90/p99 ms per leg | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for r in rows:
         redis = "-" if r.redis_cpu_ms_per_op is None else f"{r.redis_cpu_ms_per_op:.2f}"
@@ -150,7 +155,7 @@ def table(rows: list[Row], floor: Floor) -> str:
             f"| {r.scenario} | {r.workers} | {r.entities} | {r.users} | {rate} | {r.ops_per_s:.1f} "
             f"| {r.gateway_cpu_ms_per_op:.2f} | {r.floor_ratio:.1f} | {r.harness_cpu_ms_per_op:.2f} | {redis} "
             f"| {r.other_load_cores:.2f}{f' ({r.attempts} runs)' if r.attempts > 1 else ''} | {r.steal_percent:.1f} % "
-            f"| {r.busy_percent:.0f} % | {_legs(r.latency_ms)} | {errors} |"
+            f"| {r.busy_percent:.0f} % | {r.worker_wait_percent:.1f} % | {_legs(r.latency_ms)} | {errors} |"
         )
     lines.append("")
     lines.append(
@@ -161,6 +166,8 @@ def table(rows: list[Row], floor: Floor) -> str:
         "taken away stalls whatever ran on it, which shows in the latency tail. Machine busy: share of the "
         "machine's CPU time in use during the run, by anyone; the nearer 100 %, the longer the queues behind the "
         "latency tail. "
+        "Worker wait: share of the run a gateway worker spent ready to run but waiting for a CPU (kernel "
+        "schedstat; per worker, the master's share included), latency that is the machine's, not the code's. "
         "x floor: gateway CPU per op / crypto floor (of a cold login; of the ID token for SSO and token). "
         "Paced runs: 70 % of the peak (logins/s) of a short back-to-back run just before, and that peak just after."
     )
