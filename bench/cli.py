@@ -8,8 +8,8 @@ The default plan takes about three minutes on a 2-core machine:
    70 % of the peak (32 users, open loop, three times: the median p99 is reported; each one between
    two short peak runs, see `_paced_run`), SSO logins and token + userinfo alone;
 4. two 2-worker gateways side by side, one trusting an aggregate of 1 IdP entity and one of 1,000:
-   cold logins with 4 users, alternating between the two, twice each, so both see the same
-   machine; the means are compared.
+   cold logins with 4 users, four times each in the order ABBA ABBA, so both see the same machine
+   and a steady drift of its speed falls on both alike; the means are compared.
 
 Everything runs on 127.0.0.1 only and every run is bounded in time.
 """
@@ -71,6 +71,9 @@ PEAK_USERS = 16
 PACED_ATTEMPTS = 3
 """How often a paced run is made while the peak moves by more than ``--drift`` across it; the steadiest is kept."""
 CODES_PER_USER = 300
+ENTITY_REPEATS = 4
+"""Runs per gateway in the entities comparison: on this VM one 6-second run's CPU per login moves by
+about 10 % from the next, the size of the tolerance, so one pair alone cannot decide it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +89,10 @@ class Run:
 class Stage:
     """Gateways started together and the runs made against each, in turn, ``repeats`` times.
 
-    With two gateways the runs alternate between them, so a change in the machine's load while the
-    stage runs falls on both alike: that is how 1 and 1,000 metadata entities are compared.
+    With two gateways the runs alternate between them, and every second repeat takes them in reverse
+    order (A B, B A, A B, ...), so a change in the machine's speed while the stage runs falls on both
+    alike, a steady drift included: that is how 1 and 1,000 metadata entities are compared. In plain
+    A B A B order a machine slowing down throughout would charge B more.
     """
 
     gateways: tuple[GatewaySpec, ...]
@@ -110,7 +115,7 @@ def plan(args: argparse.Namespace) -> list[Stage]:
             GatewaySpec(workers=2, entities=1),
             GatewaySpec(workers=2, entities=args.entities),
         )
-        stages.append(Stage(pair, (Run(COLD, 4),), repeats=2, group="entities"))
+        stages.append(Stage(pair, (Run(COLD, 4),), repeats=ENTITY_REPEATS, group="entities"))
     if args.only:
         wanted = set(args.only.split(","))
         stages = [
@@ -256,9 +261,9 @@ def run_stage(stage: Stage, args: argparse.Namespace, idp_key: KeyPair, workdir:
             gateways.append(stack.enter_context(gateway))
         if args.floor is None:
             args.floor = _measure_floor(gateways[0], idp_key)
-        for _ in range(stage.repeats):
+        for repeat in range(stage.repeats):
             for run in stage.runs:
-                for gateway in gateways:
+                for gateway in gateways if repeat % 2 == 0 else gateways[::-1]:
                     if run.paced:
                         rows.append(_paced_run(run, gateway, args, idp_key, stage.group))
                         continue
