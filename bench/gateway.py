@@ -71,8 +71,8 @@ def run_queue_seconds(pid: int) -> float:
     """Time every thread of one process has spent on a run queue, ready but not running, in seconds.
 
     The second field of each thread's ``schedstat`` (the kernel's sched-stats.rst). CPU time says how
-    much work the gateway did; this says how long it waited for a CPU to do it, which is latency no
-    code of the gateway can remove.
+    much work the gateway did; this says how long it waited for a CPU to do it: latency that comes from
+    the machine being busy, not from the gateway's code.
     """
     total = 0
     try:
@@ -255,15 +255,15 @@ class BenchGateway:
 
     def cpu_seconds(self) -> float:
         """CPU seconds used so far by the master and every worker."""
-        if self.process is None:
-            return 0.0
-        return sum(cpu_seconds(pid) for pid in [self.process.pid, *self.worker_pids()])
+        return sum(cpu_seconds(pid) for pid in self._pids())
 
     def wait_seconds(self) -> float:
         """Seconds the master and every worker have spent ready to run but waiting for a CPU, so far."""
-        if self.process is None:
-            return 0.0
-        return sum(run_queue_seconds(pid) for pid in [self.process.pid, *self.worker_pids()])
+        return sum(run_queue_seconds(pid) for pid in self._pids())
+
+    def _pids(self) -> list[int]:
+        """The master and every worker; none before the start."""
+        return [] if self.process is None else [self.process.pid, *self.worker_pids()]
 
     def stop(self) -> None:
         """Stop gunicorn gracefully (workers write their profiles on exit), then drop our Redis keys."""
