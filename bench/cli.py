@@ -225,8 +225,11 @@ def _wait_for_quiet(busy: float, patience: float) -> None:
     """Wait (at most ``patience`` seconds) until other processes use at most ``busy`` cores, sampled per second.
 
     The gateway and the harness are idle between runs, so whatever the machine does then is someone
-    else's; starting a run in a quiet second gives it the best chance to stay quiet.
+    else's; starting a run in a quiet second gives it the best chance to stay quiet. A ``patience`` of
+    0 starts at once, without sampling.
     """
+    if patience <= 0:
+        return
     deadline = time.monotonic() + patience
     waited = False
     while True:
@@ -348,7 +351,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="niceness of the load processes (default 19: the gateway and Redis get a CPU first; 0: as equals)",
     )
     parser.add_argument(
-        "--wait", type=float, default=30.0, help="seconds to wait for a quiet machine before each run (default 30)"
+        "--wait",
+        type=float,
+        default=30.0,
+        help="seconds to wait for a quiet machine before each run (default 30; 0: start at once)",
     )
     parser.add_argument("--only", help="comma-separated scenarios to run: " + ",".join(SCENARIOS))
     parser.add_argument("--quick", action="store_true", help="short smoke run: 2 s per run, 2 workers, 1 and 8 users")
@@ -366,7 +372,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --in-process: count the application's instructions under valgrind (bench.instructions)",
     )
-    parser.add_argument("--json", type=Path, help="JSON output (default var/bench/results-<time>.json)")
+    parser.add_argument(
+        "--workdir", type=Path, default=ROOT / "var" / "bench", help="where runs keep their files (default var/bench)"
+    )
+    parser.add_argument("--json", type=Path, help="JSON output (default <workdir>/results-<time>.json)")
     return parser
 
 
@@ -380,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
         print("the benchmark only runs against a local Redis (127.0.0.1)", file=sys.stderr)
         return 2
     args.floor = None
-    workdir = ROOT / "var" / "bench"
+    workdir: Path = args.workdir
     workdir.mkdir(parents=True, exist_ok=True)
     if args.in_process and args.instructions:
         from bench.instructions import run as count_instructions
