@@ -12,15 +12,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 
-pytestmark = pytest.mark.slow
+from bench.gateway import ROOT
 
-ROOT = Path(__file__).absolute().parents[2]
+pytestmark = pytest.mark.slow
 
 
 def _bench_keys(redis_url: str) -> set[bytes]:
